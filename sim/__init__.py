@@ -7,6 +7,8 @@ them, the discrete-event model of incidents, alerts, responders and rollbacks.
 
 from sim.errors import InputError
 from sim.loader import load_playbook
+from sim.model import SimResult, simulate
 from sim.playbook import Playbook
+from sim.world import World
 
-__all__ = ["InputError", "Playbook", "load_playbook"]
+__all__ = ["InputError", "Playbook", "SimResult", "World", "load_playbook", "simulate"]

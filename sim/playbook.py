@@ -37,6 +37,15 @@ from sim.fields import (
 BUNDLED = "claude-enhancer-5.1.yaml"
 
 
+class _Thresholded(Frozen):
+    """A ``metric op threshold`` statement: its threshold must make sense for its unit."""
+
+    @field_validator("threshold", check_fields=False)
+    @classmethod
+    def _threshold_fits_unit(cls, value: float | None, info: ValidationInfo) -> float | None:
+        return None if value is None else check_threshold(info.data.get("unit"), value)
+
+
 class ManualInfo(Frozen):
     title: str
     version: str
@@ -121,7 +130,7 @@ class UserReports(Frozen):
     source: ManualRef
 
 
-class DetectionRule(Frozen):
+class DetectionRule(_Thresholded):
     """One of the manual's alert rules: ``metric op threshold`` held for ``for`` → severity."""
 
     name: Identifier
@@ -136,13 +145,8 @@ class DetectionRule(Frozen):
     runbook: ManualRef
     source: ManualRef
 
-    @field_validator("threshold")
-    @classmethod
-    def _threshold_fits_unit(cls, value: float, info: ValidationInfo) -> float:
-        return check_threshold(info.data.get("unit"), value)
 
-
-class MatrixCondition(Frozen):
+class MatrixCondition(_Thresholded):
     """A priority-matrix condition; without a threshold the metric is a 0/1 indicator."""
 
     signal: str
@@ -153,11 +157,6 @@ class MatrixCondition(Frozen):
     unit: Unit | None = None
     threshold: Quantity | None = None
 
-    @field_validator("threshold")
-    @classmethod
-    def _threshold_fits_unit(cls, value: float | None, info: ValidationInfo) -> float | None:
-        return None if value is None else check_threshold(info.data.get("unit"), value)
-
 
 class PriorityLevel(Frozen):
     severity: SeverityId
@@ -167,7 +166,7 @@ class PriorityLevel(Frozen):
     source: ManualRef
 
 
-class RollbackTrigger(Frozen):
+class RollbackTrigger(_Thresholded):
     name: Identifier
     metric: str
     op: Op
@@ -175,11 +174,6 @@ class RollbackTrigger(Frozen):
     threshold: Quantity
     text: str
     source: ManualRef
-
-    @field_validator("threshold")
-    @classmethod
-    def _threshold_fits_unit(cls, value: float, info: ValidationInfo) -> float:
-        return check_threshold(info.data.get("unit"), value)
 
 
 class RollbackPhase(Frozen):
@@ -207,7 +201,7 @@ class ManualRollback(Frozen):
     source: ManualRef
 
 
-class VerificationCheck(Frozen):
+class VerificationCheck(_Thresholded):
     area: Literal["functional", "performance", "data_integrity"]
     check: str
     metric: str | None = None
@@ -215,11 +209,6 @@ class VerificationCheck(Frozen):
     unit: Unit | None = None
     threshold: Quantity | None = None
     source: ManualRef
-
-    @field_validator("threshold")
-    @classmethod
-    def _threshold_fits_unit(cls, value: float | None, info: ValidationInfo) -> float | None:
-        return None if value is None else check_threshold(info.data.get("unit"), value)
 
 
 class ResponseFlow(Frozen):

@@ -41,9 +41,11 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from ce_drill.cli import playbook
+    from ce_drill.cli import playbook, rules, simulate
 
     cli.add_command(playbook.group)
+    cli.add_command(rules.group)
+    cli.add_command(simulate.command)
 
 
 _register()

@@ -1,0 +1,343 @@
+"""The life of one incident, as SimPy processes: signals, detection, paging, the response flow.
+
+An incident starts, its metrics move, and several things race to notice it:
+each alert rule (Prometheus semantics, from :mod:`sim.model.signals`), users
+reporting it, and — for incidents born of a deployment — the deployer's
+auto-rollback triggers.  Once detected, the incident commander is paged and
+the manual's flowchart for the severity runs: the P1 flow (confirm, war room,
+diagnose, quick fix or immediate rollback, verify, escalate and loop, 30-minute
+stability watch, recovery notice, post-mortem) or the P2/P3 flow (confirm,
+impact analysis, plan, fix, verify, re-analyse, update monitoring, document).
+Status updates follow the severity's cadence meanwhile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from functools import partial
+from typing import Any
+
+from sim.model.context import IC_BACKUP, IC_PRIMARY, Context
+from sim.model.responders import Claim, page
+from sim.model.signals import AlertTiming, alert_timing, next_grid
+from sim.model.state import IncidentState, rank
+
+Proc = Generator[Any, Any, Any]
+
+
+def run_incident(ctx: Context, inc: IncidentState) -> Proc:
+    env, world = ctx.env, ctx.world
+    inc.log(env.now, "started")
+    interval = world.monitoring.evaluation_interval_s
+    # Watchers are timeouts with callbacks rather than processes: an incident sets a dozen of
+    # them and most never matter, so they must be cheap.
+    for rule in ctx.playbook.detection_rules:
+        trajectory = inc.trajectories.get(rule.metric)
+        if trajectory is None:
+            continue
+        timing = alert_timing(
+            rule=rule.name,
+            severity=rule.severity,
+            op=rule.op,
+            threshold=rule.threshold,
+            for_s=rule.for_s,
+            trajectory=trajectory,
+            started_at=inc.started_s,
+            interval=interval,
+        )
+        if timing is not None:
+            _after(ctx, timing.pending_at - env.now, partial(_alert_pending, ctx, inc, timing))
+    reports = inc.mode.user_reports
+    reported, delay = inc.content.random() < reports.probability, reports.delay.sample(inc.content)
+    if reported:
+        _after(ctx, delay, partial(_user_report, ctx, inc))
+    _after(ctx, world.monitoring.noticed_after_s, partial(_noticed, ctx, inc))
+    if inc.mode.deploy_related:
+        env.process(_deployer(ctx, inc))
+    yield inc.detected
+    yield from _respond(ctx, inc)
+
+
+def _after(ctx: Context, delay: float, action: Callable[[], None]) -> None:
+    ctx.env.timeout(delay).callbacks.append(lambda _event: action())
+
+
+def _alert_pending(ctx: Context, inc: IncidentState, timing: AlertTiming) -> None:
+    if inc.restored.triggered:
+        return
+    inc.log(ctx.env.now, f"alert {timing.rule} pending")
+    _after(ctx, timing.firing_at - ctx.env.now, partial(_alert_firing, ctx, inc, timing))
+
+
+def _alert_firing(ctx: Context, inc: IncidentState, timing: AlertTiming) -> None:
+    now = ctx.env.now
+    if inc.restored.triggered:
+        inc.log(now, f"alert {timing.rule} cleared before firing")
+        return
+    inc.alerts.append((timing.rule, timing.severity, now))
+    inc.log(now, f"alert {timing.rule} firing ({timing.severity})")
+    if not inc.detected.triggered:
+        inc.detect(now, f"alert:{timing.rule}", timing.severity)
+    else:
+        inc.raise_severity(now, timing.severity, f"alert {timing.rule}")
+
+
+def _user_report(ctx: Context, inc: IncidentState) -> None:
+    if not inc.restored.triggered and not inc.detected.triggered:
+        inc.detect(ctx.env.now, "user_report", inc.variant.reported_severity)
+
+
+def _noticed(ctx: Context, inc: IncidentState) -> None:
+    if not inc.detected.triggered:
+        inc.detect(ctx.env.now, "review", inc.variant.reported_severity)
+
+
+def _deployer(ctx: Context, inc: IncidentState) -> Proc:
+    """The deployment pipeline's automatic rollback, watching the manual's triggers in this phase."""
+    env, world = ctx.env, ctx.world
+    phases = [p for p in ctx.playbook.auto_rollback.phases if p.phase in world.deployments.phase_weights]
+    weights = [world.deployments.phase_weights[p.phase] for p in phases]
+    u_phase, u_success = inc.content.random(), inc.content.random()
+    duration = world.stages.auto_rollback.sample(inc.content)
+    if not phases:
+        return
+    phase = phases[_pick(weights, u_phase)]
+    inc.deploy_phase = phase.phase
+    check = world.monitoring.deployer_check_interval_s
+    notices = []
+    for trigger in ctx.playbook.auto_rollback.triggers:
+        trajectory = inc.trajectories.get(trigger.metric)
+        onset = trajectory.onset(trigger.op, trigger.threshold) if trajectory is not None else None
+        if onset is not None:
+            at = inc.started_s + onset[0]
+            notices.append((next_grid(at, check, strictly_after=onset[1]), at))
+    if not notices:
+        return
+    notice, onset_at = min(notices)
+    yield env.timeout(notice - env.now)
+    if inc.restored.triggered:
+        return
+    inc.auto_rollback_s = env.now
+    inc.auto_rollback_in_time = env.now - onset_at <= phase.delay_s
+    inc.log(env.now, f"auto-rollback triggered in {phase.phase}")
+    if not inc.detected.triggered:
+        inc.detect(env.now, "auto_rollback", inc.variant.reported_severity)
+    yield env.timeout(duration)
+    if u_success < world.deployments.auto_rollback_success_probability:
+        inc.restore(env.now, "auto_rollback")
+    else:
+        inc.escalations += 1
+        inc.log(env.now, "auto-rollback failed: escalated")
+
+
+def _pick(weights: list[float], u: float) -> int:
+    total, acc = sum(weights), 0.0
+    for i, w in enumerate(weights):
+        acc += w / total
+        if u < acc:
+            return i
+    return len(weights) - 1
+
+
+def _stage(ctx: Context, inc: IncidentState, name: str) -> Proc:
+    dist = getattr(ctx.world.stages, name)
+    yield ctx.env.timeout(dist.sample(inc.flow))
+    inc.log(ctx.env.now, name)
+
+
+def _respond(ctx: Context, inc: IncidentState) -> Proc:
+    env = ctx.env
+    claim = yield from _acknowledge(ctx, inc)
+    env.process(_comms(ctx, inc))
+    assert inc.severity is not None
+    flow = ctx.playbook.flow_for(inc.severity)
+    if flow is not None and flow.stability_watch_s is not None:
+        yield from _p1_flow(ctx, inc, flow.stability_watch_s)
+    else:
+        yield from _p2_p3_flow(ctx, inc)
+    ctx.teams[claim.team.name].release(claim)
+    inc.resolved_s = env.now
+    inc.log(env.now, "resolved; post-mortem scheduled")
+    inc.resolved.succeed()
+
+
+def _acknowledge(ctx: Context, inc: IncidentState) -> Generator[Any, Any, Claim]:
+    """Page the incident commander per the severity's escalation path; the first to acknowledge leads."""
+    env, clock = ctx.env, ctx.clock
+    assert inc.severity is not None
+    assert inc.detected_s is not None
+    severity = ctx.playbook.severity(inc.severity)
+    responders = ctx.world.responders
+    primary_delay = responders.ack_delay.sample(inc.flow)
+    all_hands_delays = (
+        responders.all_hands_ack_delay.sample(inc.flow),
+        responders.all_hands_ack_delay.sample(inc.flow),
+    )
+    priority = rank(inc.severity)
+    page_at = env.now
+    if severity.escalation.mode == "business_hours":
+        page_at = clock.next_open(env.now)
+    elif severity.response.kind == "next_business_day":
+        page_at = clock.next_day_open(env.now)
+    if page_at > env.now:
+        inc.log(env.now, "waiting for working hours")
+        yield env.timeout(page_at - env.now)
+    won = env.event()
+    backup = ctx.teams.get(IC_BACKUP)
+    if severity.escalation.mode == "page_all_key_personnel":
+        inc.log(env.now, "paged all key personnel")
+        env.process(page(env, ctx.teams[IC_PRIMARY], priority, inc.id, all_hands_delays[0], won))
+        if backup is not None:
+            env.process(page(env, backup, priority, inc.id, all_hands_delays[1], won))
+    else:
+        inc.log(env.now, "paged primary commander")
+        env.process(page(env, ctx.teams[IC_PRIMARY], priority, inc.id, primary_delay, won))
+        window = ctx.response_window_s(inc.severity)
+        if window is not None:
+            deadline = inc.detected_s + window
+            if deadline > env.now:
+                yield won | env.timeout(deadline - env.now)
+            if not won.triggered and backup is not None:
+                inc.escalations += 1
+                inc.log(env.now, "acknowledgement missed: paged backup commander and key personnel")
+                env.process(page(env, backup, priority, inc.id, all_hands_delays[1], won))
+    claim: Claim = yield won
+    inc.acknowledged_s, inc.acknowledged_by = env.now, claim.person
+    inc.log(env.now, f"acknowledged by {claim.person}")
+    inc.response_met = _response_met(ctx, inc)
+    return claim
+
+
+def _response_met(ctx: Context, inc: IncidentState) -> bool:
+    assert inc.severity is not None
+    assert inc.detected_s is not None
+    assert inc.acknowledged_s is not None
+    window = ctx.response_window_s(inc.severity)
+    if window is not None:
+        return inc.acknowledged_s - inc.detected_s <= window
+    # "下个工作日处理": picked up before the next working day is over.
+    next_day = ctx.clock.next_day_open(inc.detected_s)
+    return inc.acknowledged_s <= ctx.clock.close_of(next_day)
+
+
+def _hold_team(ctx: Context, inc: IncidentState) -> Generator[Any, Any, Claim]:
+    team = ctx.teams[inc.mode.team]
+    asked = ctx.env.now
+    assert inc.severity is not None
+    claim = yield from team.hold(rank(inc.severity), inc.id)
+    inc.team_wait_s = ctx.env.now - asked
+    inc.log(ctx.env.now, f"{claim.person} engaged")
+    return claim
+
+
+def _attempt(ctx: Context, inc: IncidentState) -> Proc:
+    """One go at restoring service: a quick fix, or an immediate rollback when none is at hand."""
+    mode = inc.mode
+    u_quick, u_success = inc.flow.random(), inc.flow.random()
+    inc.fix_attempts += 1
+    if u_quick < mode.quick_fix_probability or not mode.rollback_possible:
+        action, dist, p = "fix", ctx.world.stages.fix, mode.fix_success_probability
+    else:
+        action, dist, p = (
+            "manual_rollback",
+            ctx.world.stages.manual_rollback,
+            mode.rollback_success_probability,
+        )
+    duration = dist.sample(inc.flow)
+    inc.log(ctx.env.now, f"{action} started")
+    yield ctx.env.timeout(duration)
+    if u_success < p:
+        inc.restore(ctx.env.now, action)
+    else:
+        inc.log(ctx.env.now, f"{action} failed")
+
+
+def _p1_flow(ctx: Context, inc: IncidentState, stability_watch_s: float) -> Proc:
+    yield from _stage(ctx, inc, "confirm")
+    yield from _stage(ctx, inc, "war_room")
+    team = yield from _hold_team(ctx, inc)
+    while True:
+        yield from _stage(ctx, inc, "diagnose")
+        if inc.diagnosed_s is None:
+            inc.diagnosed_s = ctx.env.now
+        if not inc.restored.triggered:
+            yield from _attempt(ctx, inc)
+        yield from _stage(ctx, inc, "verify")
+        if inc.restored.triggered:
+            break
+        inc.escalations += 1
+        inc.log(ctx.env.now, "not recovered: escalated, back to diagnosis")
+    team.team.release(team)
+    yield ctx.env.timeout(stability_watch_s)
+    inc.log(ctx.env.now, "stability watch over")
+    yield from _stage(ctx, inc, "recovery_notice")
+
+
+def _p2_p3_flow(ctx: Context, inc: IncidentState) -> Proc:
+    yield from _stage(ctx, inc, "confirm")
+    team = yield from _hold_team(ctx, inc)
+    while True:
+        yield from _stage(ctx, inc, "impact_analysis")
+        yield from _stage(ctx, inc, "plan")
+        if inc.diagnosed_s is None:
+            inc.diagnosed_s = ctx.env.now
+        if not inc.restored.triggered:
+            yield from _attempt(ctx, inc)
+        yield from _stage(ctx, inc, "verify")
+        if inc.restored.triggered:
+            break
+        inc.log(ctx.env.now, "not solved: re-analysing")
+    team.team.release(team)
+    yield from _stage(ctx, inc, "update_monitoring")
+    yield from _stage(ctx, inc, "document")
+
+
+def _comms(ctx: Context, inc: IncidentState) -> Proc:
+    """Status updates at the severity's cadence until resolved, and the user e-mail where due."""
+    env, pb = ctx.env, ctx.playbook
+    assert inc.severity is not None
+    assert inc.detected_s is not None
+    cadence = pb.cadence_s(inc.severity)
+    env.process(_user_email(ctx, inc))
+    if cadence is None:
+        return
+    factor = ctx.world.stages.status_update_gap_factor
+    last, worst = inc.detected_s, 0.0
+    while True:
+        # At least a second apart, so a degenerate factor cannot stall the clock.
+        due = last + max(cadence * factor.sample(inc.comms), 1.0)
+        if due > env.now:
+            # A plain timeout, checked on waking, is much cheaper than racing the resolution.
+            yield env.timeout(due - env.now)
+        if inc.resolved_s is not None:
+            worst = max(worst, inc.resolved_s - last)
+            break
+        inc.status_updates += 1
+        inc.log(env.now, "status update")
+        worst = max(worst, env.now - last)
+        last = env.now
+    inc.max_update_gap_s = worst
+    inc.comms_met = worst <= cadence
+
+
+def _user_email(ctx: Context, inc: IncidentState) -> Proc:
+    env = ctx.env
+    assert inc.severity is not None
+    delay = ctx.world.stages.user_email_delay.sample(inc.comms)
+    for rule in ctx.playbook.communication.user_email:
+        if rule.severity != inc.severity:
+            continue
+        if rule.when == "immediately":
+            yield env.timeout(delay)
+        elif rule.when == "impact_exceeds" and rule.impact_over_s is not None:
+            wait = inc.started_s + rule.impact_over_s - env.now
+            if wait > 0:
+                yield env.timeout(wait) | inc.restored
+            if inc.restored.triggered:
+                return
+            yield env.timeout(delay)
+        else:
+            return
+        inc.user_email_s = env.now
+        inc.log(env.now, "users e-mailed")
+        return
