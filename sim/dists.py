@@ -10,8 +10,8 @@ want heavier tails; ``exponential`` and ``fixed`` serve the analytic oracles.
 from __future__ import annotations
 
 import math
-from statistics import NormalDist
 from collections.abc import Callable, Mapping
+from statistics import NormalDist
 from typing import Any, Literal
 
 import numpy as np

@@ -155,3 +155,12 @@ def test_cli_summary() -> None:
     assert "Attainment by severity" in result.stdout
     assert "Availability by service" in result.stdout
     assert "Where the time goes" in result.stdout
+
+
+def test_start_moves_the_calendar(playbook: Playbook) -> None:
+    import datetime as dt
+
+    start = dt.datetime(2027, 4, 1, tzinfo=dt.UTC)
+    result = simulate(playbook, World.default(), days=91, seed=1, start=start)
+    assert result.start == start
+    assert sorted({m.month for m in result.service_months}) == ["2027-04", "2027-05", "2027-06"]

@@ -57,9 +57,12 @@ def simulate(
     world: World,
     days: float = 90.0,
     seed: int | np.random.SeedSequence = 0,
+    start: dt.datetime | None = None,
 ) -> SimResult:
-    """Simulate ``days`` of incidents and responses from the world's calendar start."""
+    """Simulate ``days`` of incidents and responses from ``start`` (default: the world's calendar start)."""
     check_compatible(playbook, world)
+    if start is not None:
+        world = world.model_copy(update={"calendar": world.calendar.model_copy(update={"start": start})})
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     env = simpy.Environment()
     ctx = Context(env, playbook, world, root)
@@ -148,7 +151,3 @@ def _data_loss(ctx: Context, inc: IncidentState) -> None:
         inc.data_service = loss.service
         inc.data_loss_s = lost
         inc.log(inc.started_s, f"lost {lost:.1f}s of {loss.service} writes")
-
-
-def calendar_start(world: World) -> dt.datetime:
-    return world.calendar.start
