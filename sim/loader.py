@@ -68,7 +68,8 @@ def validate(
         raise _first(name, data, exc.errors()) from None
     if checks is not None:
         for loc, message, value in checks(result):
-            raise InputError(name, line_of(data, loc), format_loc(loc), message, _show(value))
+            shown = None if value is None else _show(value)
+            raise InputError(name, line_of(data, loc), format_loc(loc), message, shown)
     return result
 
 

@@ -230,12 +230,13 @@ def _hold_team(ctx: Context, inc: IncidentState) -> Generator[Any, Any, Claim]:
     return claim
 
 
-def _attempt(ctx: Context, inc: IncidentState) -> Proc:
+def _attempt(ctx: Context, inc: IncidentState, force: str | None = None) -> Proc:
     """One go at restoring service: a quick fix, or an immediate rollback when none is at hand."""
     mode = inc.mode
     u_quick, u_success = inc.flow.random(), inc.flow.random()
     inc.fix_attempts += 1
-    if u_quick < mode.quick_fix_probability or not mode.rollback_possible:
+    quick = u_quick < mode.quick_fix_probability if force is None else force == "fix"
+    if quick or not mode.rollback_possible:
         action, dist, p = "fix", ctx.world.stages.fix, mode.fix_success_probability
     else:
         action, dist, p = (
@@ -271,6 +272,26 @@ def _p1_flow(ctx: Context, inc: IncidentState, stability_watch_s: float) -> Proc
     yield ctx.env.timeout(stability_watch_s)
     inc.log(ctx.env.now, "stability watch over")
     yield from _stage(ctx, inc, "recovery_notice")
+
+
+def resume_from_decision(ctx: Context, inc: IncidentState, action: str) -> Proc:
+    """The rest of a P1 response from the moment ``action`` (``fix`` or ``manual_rollback``) was decided.
+
+    Used by what-if replays: the decision is taken as given, everything after it
+    (how long it takes, whether it works, the escalation loop) is drawn from the world.
+    """
+    team = yield from _hold_team(ctx, inc)
+    yield from _attempt(ctx, inc, force=action)
+    while True:
+        yield from _stage(ctx, inc, "verify")
+        if inc.restored.triggered:
+            break
+        inc.escalations += 1
+        inc.log(ctx.env.now, "not recovered: escalated, back to diagnosis")
+        yield from _stage(ctx, inc, "diagnose")
+        if not inc.restored.triggered:
+            yield from _attempt(ctx, inc)
+    team.team.release(team)
 
 
 def _p2_p3_flow(ctx: Context, inc: IncidentState) -> Proc:

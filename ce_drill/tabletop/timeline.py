@@ -1,0 +1,133 @@
+"""An incident timeline, as written in a post-mortem: timestamped events.
+
+A timeline is what a replay judges against the playbook.  Times are written
+``"14:35"`` (on the incident's ``date``), ``"00:10+1d"`` (a day later: a
+timeline that crosses midnight), or in full (``"2024-01-16 00:10"``); a
+post-mortem written later may give only a date (``"2024-01-18"``), which the
+judge treats as "some time that day".  Events must be in time order: a
+timeline that contradicts its own order is rejected rather than guessed at.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from sim.fields import Frozen, Offset, SeverityId
+from sim.loader import Problem, load_model
+
+EventKind = Literal[
+    "user_reports", "alert_fired", "confirmed", "commander_assigned", "war_room_open",
+    "impact_assessed", "investigation_started", "queued", "work_started", "plan_made",
+    "diagnosis_done", "fix_attempted", "fix_failed", "escalated", "rollback_decided",
+    "rollback_started", "rollback_finished", "recovery_started", "recovered", "fix_verified",
+    "status_update", "users_notified", "recovery_notice", "resolved",
+    "postmortem_prepared", "postmortem_meeting", "postmortem_report",
+]  # fmt: skip
+EVENT_KINDS: tuple[str, ...] = EventKind.__args__  # type: ignore[attr-defined]
+
+_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s*\+(\d+)d)?$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _check_at(text: str) -> str:
+    text = text.strip()
+    if _CLOCK.match(text) or _DATE.match(text):
+        return text
+    try:
+        dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError('expected "HH:MM", "HH:MM+1d", "YYYY-MM-DD HH:MM" or "YYYY-MM-DD"') from None
+    return text
+
+
+class Event(Frozen):
+    at: str
+    kind: EventKind
+    text: str = ""
+    by: str | None = None
+    severity: SeverityId | None = None
+    """With ``confirmed``: the severity the incident was confirmed as."""
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, value: str) -> str:
+        return _check_at(value)
+
+
+class Timeline(Frozen):
+    incident: str
+    title: str = ""
+    date: dt.date
+    failure_mode: str | None = None
+    """The world's failure mode this incident was, for what-if re-runs."""
+    data_loss_s: Offset | None = Field(default=None, alias="data_loss")
+    """Writes lost, when the post-mortem records it (``0s`` for "无数据丢失")."""
+    events: tuple[Event, ...] = Field(min_length=1)
+
+    def when(self, event: Event) -> tuple[dt.datetime, bool]:
+        """The event's instant (UTC) and whether only its date is known (then: the day's start)."""
+        text = event.at.strip()
+        match = _CLOCK.match(text)
+        if match:
+            hours, minutes, seconds, days = match.groups()
+            day = dt.datetime.combine(self.date, dt.time(), tzinfo=dt.UTC)
+            offset = dt.timedelta(
+                days=int(days or 0), hours=int(hours), minutes=int(minutes), seconds=int(seconds or 0)
+            )
+            return day + offset, False
+        if _DATE.match(text):
+            return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC), True
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)), False
+
+    def first(self, *kinds: str) -> Event | None:
+        found = [e for e in self.events if e.kind in kinds]
+        return min(found, key=lambda e: self.when(e)[0]) if found else None
+
+    def all(self, kind: str) -> list[Event]:
+        return [e for e in self.events if e.kind == kind]
+
+    def severity(self) -> str | None:
+        confirmed = [e for e in self.events if e.kind == "confirmed" and e.severity]
+        return confirmed[-1].severity if confirmed else None
+
+
+def timeline_problems(timeline: Timeline) -> Iterator[Problem]:
+    previous: dt.datetime | None = None
+    for i, event in enumerate(timeline.events):
+        moment, date_only = timeline.when(event)
+        if previous is not None and moment < previous and not date_only:
+            yield (
+                ("events", i, "at"),
+                "events out of order: this is earlier than the event before it",
+                event.at,
+            )
+        previous = moment if not date_only else max(previous or moment, moment)
+        if event.kind == "confirmed" and event.severity is None:
+            yield (
+                ("events", i, "severity"),
+                "a 'confirmed' event needs the severity it was confirmed as",
+                None,
+            )
+
+
+def load_timeline(path: Path) -> Timeline:
+    return load_model(path, Timeline, timeline_problems)
+
+
+def bundled(name: str) -> Path | None:
+    """A timeline shipped with ce-drill, by incident name (``INC-2024-001``)."""
+    candidate = Path(str(resources.files("ce_drill.tabletop.timelines").joinpath(f"{name}.yaml")))
+    return candidate if candidate.is_file() else None
+
+
+def bundled_names() -> list[str]:
+    folder = Path(str(resources.files("ce_drill.tabletop.timelines")))
+    return sorted(p.stem for p in folder.glob("*.yaml"))
