@@ -44,7 +44,11 @@ def test_copies_sample_with_their_own_parameters() -> None:
 
 def test_every_draw_consumes_one_uniform() -> None:
     """Streams stay aligned across what-ifs that swap one distribution for another."""
-    for d in (_d(dist="fixed", value=1), _d(dist="lognormal", median=1, p90=2), _d(dist="exponential", mean=1)):
+    for d in (
+        _d(dist="fixed", value=1),
+        _d(dist="lognormal", median=1, p90=2),
+        _d(dist="exponential", mean=1),
+    ):
         a, b = np.random.default_rng(5), np.random.default_rng(5)
         d.sample(a)
         b.random()
