@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(prometheus prometheus-alertmanager postgresql postgresql-contrib stress-ng tmux)
+APT_PACKAGES=(prometheus prometheus-alertmanager postgresql postgresql-contrib stress-ng tmux fonts-wqy-microhei chromium)
 
 if command -v apt-get >/dev/null 2>&1; then
     if [ "$(id -u)" -eq 0 ]; then sudo=(); else sudo=(sudo); fi
@@ -27,5 +27,5 @@ fi
 
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[dev]'
+.venv/bin/python -m pip install -q -e '.[dev,dask]'
 echo "setup: ready — .venv/bin/ce-drill $(.venv/bin/ce-drill --version | awk '{print $NF}')"

@@ -41,12 +41,13 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from ce_drill.cli import playbook, rules, simulate, tabletop
+    from ce_drill.cli import forecast, playbook, rules, simulate, tabletop
 
     cli.add_command(playbook.group)
     cli.add_command(rules.group)
     cli.add_command(simulate.command)
     cli.add_command(tabletop.group)
+    cli.add_command(forecast.command)
 
 
 _register()

@@ -9,9 +9,9 @@ import numpy as np
 
 from ce_drill.tabletop.timeline import Event, Timeline
 from sim.errors import InputError
+from sim.forecast.stats import wilson
 from sim.model.whatif import continue_from_decision
 from sim.playbook import Playbook
-from sim.stats import wilson
 from sim.world import World
 
 # Decisions a what-if can move, and the action each one starts.
@@ -31,14 +31,14 @@ class Scenario:
 
     def to_json(self) -> dict[str, Any]:
         n = len(self.restored_s)
-        lo, hi = wilson(self.met, n)
+        interval = wilson(self.met, n)
         p50, p90 = np.percentile(self.restored_s, [50, 90])
         return {
             "label": self.label,
             "decision_s": self.decision_s,
             "replications": n,
             "p_rto_met": self.met / n,
-            "ci95": [lo, hi],
+            "ci95": [interval.lo, interval.hi],
             "restore_p50_s": float(p50),
             "restore_p90_s": float(p90),
         }
