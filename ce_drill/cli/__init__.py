@@ -42,11 +42,13 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 def _register() -> None:
     from ce_drill.cli import forecast, playbook, rules, simulate, tabletop
+    from ce_drill.cli.stack import group as stack_group
 
     cli.add_command(playbook.group)
     cli.add_command(rules.group)
     cli.add_command(simulate.command)
     cli.add_command(tabletop.group)
+    cli.add_command(stack_group)
     cli.add_command(forecast.command)
 
 
