@@ -247,6 +247,10 @@ class Diagnosis(Frozen):
     symptoms: tuple[str, ...]
     solutions: tuple[str, ...]
     queries: dict[str, str] = Field(default_factory=dict)
+    """The runbook's queries as ce-drill runs them."""
+    manual_queries: dict[str, str] = Field(default_factory=dict)
+    """Queries as the manual writes them, where that text does not run as written."""
+    manual_queries_source: ManualRef | None = None
     source: ManualRef
 
 

@@ -62,6 +62,8 @@ EXPECTED = [
     ("example-praises-late", ("postmortem.example.claims[4]", "response_timeline")),
     ("example-auto-rollback", ("postmortem.example.claims[3]", "postmortem.example.timeline[5]")),
     ("manual-dated-before-content", ("manual.last_updated", "postmortem.example.report.published")),
+    ("runbook-query-invalid", ("troubleshooting.diagnoses[1].manual_queries.lock_waits",
+                               "troubleshooting.diagnoses[1].queries.lock_waits")),
 ]  # fmt: skip
 
 
@@ -167,6 +169,8 @@ MENDS: list[tuple[str, Callable[[Any], None], str, int]] = [
     ("the rollback was automatic", _delete(*EX, "timeline", 5, "by"), "example-auto-rollback", 1),
     ("manual dated after its content", _set("manual", "last_updated", value="2024-01-18"),
      "manual-dated-before-content", 1),
+    ("runbook query joins what it uses", _delete("troubleshooting", "diagnoses", 1, "manual_queries"),
+     "runbook-query-invalid", 1),
 ]  # fmt: skip
 
 
@@ -211,6 +215,7 @@ def test_a_consistent_manual_lints_clean(mutated_playbook: MutatePlaybook) -> No
         _set(*EX, "severity", value="P2"),
         _delete(*EX, "timeline", 5, "by"),
         _set("manual", "last_updated", value="2024-01-18"),
+        _delete("troubleshooting", "diagnoses", 1, "manual_queries"),
     )  # fmt: skip
     path = mutated_playbook(mend_all)
     assert [f.render() for f in lint(Playbook.load(path))] == []

@@ -76,7 +76,7 @@ def _leaves(node: Any, ref: dict[str, Any] | None, path: str) -> Iterator[tuple[
     if isinstance(node, dict):
         ref = node.get("source", ref) if isinstance(node.get("source"), dict) else ref
         for key, value in node.items():
-            if key not in ("source", "runbook"):
+            if key not in ("source", "runbook") and not key.endswith("_source"):
                 yield from _leaves(value, ref, f"{path}.{key}" if path else key)
     elif isinstance(node, list | tuple):
         for i, item in enumerate(node):

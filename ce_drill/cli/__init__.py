@@ -41,7 +41,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from ce_drill.cli import forecast, playbook, rules, simulate, tabletop
+    from ce_drill.cli import forecast, playbook, rules, run, simulate, tabletop
+    from ce_drill.cli.gameday import command as gameday_command
     from ce_drill.cli.stack import group as stack_group
 
     cli.add_command(playbook.group)
@@ -50,6 +51,8 @@ def _register() -> None:
     cli.add_command(tabletop.group)
     cli.add_command(stack_group)
     cli.add_command(forecast.command)
+    cli.add_command(run.command)
+    cli.add_command(gameday_command)
 
 
 _register()

@@ -7,7 +7,7 @@ hold, with a suggestion a maintainer can act on.
 
 from __future__ import annotations
 
-from ce_drill.lint import example, ladders, targets, timing
+from ce_drill.lint import example, ladders, runbook, targets, timing
 from ce_drill.lint.finding import Cite, Finding
 from sim.playbook import Playbook
 
@@ -26,6 +26,7 @@ CHECKS = (
     targets.limits_vs_alerts,
     targets.action_items,
     example.example_findings,
+    runbook.runbook_findings,
 )
 
 

@@ -132,6 +132,8 @@ class StackConfig:
     canary_weight: float = CANARY_WEIGHT
     statement_timeout_s: float = STATEMENT_TIMEOUT_S
     db_pool_size: int = DB_POOL_SIZE
+    restart_pods: bool = True
+    """Restart crashed pods like a kubelet; off only for drills that break the restart path on purpose."""
 
     def scaled(self, manual_s: float) -> float:
         """A manual-time duration on the drill's clock."""

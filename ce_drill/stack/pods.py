@@ -270,6 +270,9 @@ class Supervisor:
             memory_limit_mechanism=pod.spec.memory.mechanism,
             ran_s=round(ran_s, 3),
         )
+        if not self.config.restart_pods:
+            self.record("pod_not_restarted", pod=pod.name, slot=pod.spec.slot, why="restarts switched off")
+            return
         backoff = cfg.POD_RESTART_BACKOFF_S[min(pod.crashes_in_a_row, len(cfg.POD_RESTART_BACKOFF_S) - 1)]
         delay_s = self.config.scaled(backoff)
         pod.crashes_in_a_row += 1

@@ -1,0 +1,188 @@
+"""Actions: inject the manual's failure modes into the stack, and take them away again.
+
+Each injecting action records ``fault_injected`` on the stack's timeline and
+its removing twin ``fault_removed``, so the judge can tell when the fault was
+on and prove none was left behind.  A break asked for by the run
+(``ce_drill_breaks``) switches one safety path off: ``rollback`` deploys
+with auto-rollback off, ``restart`` is honoured by the stack itself,
+``lock-release`` makes the lock outlive the drill's own release.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+import psycopg
+
+from ce_drill.chaos.context import Configuration, breaks, log, playbook, stack, url
+from ce_drill.chaos.lockholder import APPLICATION_NAME
+from ce_drill.stack.state import StackError
+
+MIB = 1024 * 1024
+
+
+def deploy_release(
+    version: str, leak_mib_per_s: float = 0.0, timeout_s: float = 300.0, configuration: Configuration = None
+) -> dict[str, Any]:
+    """Roll ``version`` out through the pipeline and wait for the outcome (completed or rolled back)."""
+    s = stack(configuration)
+    auto = "rollback" not in breaks(configuration)
+    started = time.time()
+    s.deploy(version, auto_rollback=auto, leak_bytes_per_s=int(leak_mib_per_s * MIB))
+    log(configuration, "fault_injected", fault="release", version=version, auto_rollback=auto)
+    done = s.wait_for("deploy_finished", since_ts=started, timeout_s=timeout_s)
+    return {"outcome": done.get("outcome"), "finished_s": done.ts - started}
+
+
+def rollback_if_needed(reason: str = "drill_cleanup", configuration: Configuration = None) -> dict[str, Any]:
+    """The manual's emergency rollback, when anything but the stable version is live."""
+    s = stack(configuration)
+    stable = {m.stable_version for m in playbook(configuration).manual_rollback if m.stable_version}
+    versions = _versions(configuration)
+    result: dict[str, Any] = {"versions": versions}
+    if any(v not in stable for v in versions.values() if v):
+        result["rollback"] = s.rollback(reason, mode="emergency")
+    log(configuration, "fault_removed", fault="release", versions=versions)
+    return result
+
+
+def _versions(configuration: Configuration) -> dict[str, str | None]:
+    payload = stack(configuration).status().to_json()
+    out: dict[str, str | None] = {}
+    for component in payload.get("components", []):
+        if component.get("name", "").startswith("pod-"):
+            out[component["name"]] = component.get("version")
+    return out
+
+
+def hold_lock(table: str, seconds: float, configuration: Configuration = None) -> dict[str, Any]:
+    """Take ``ACCESS EXCLUSIVE`` on ``table`` in a process of its own, held for at most ``seconds``.
+
+    The runbook's remedy (terminating the blocker) normally ends it much sooner; with the
+    release broken on purpose the lock lasts its full time.
+    """
+    hold = seconds
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "ce_drill.chaos.lockholder", url(configuration, "postgres"), table, str(hold)],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert holder.stdout is not None
+    backend = holder.stdout.readline().strip()
+    log(
+        configuration,
+        "fault_injected",
+        fault="lock",
+        table=table,
+        backend_pid=int(backend),
+        holder_pid=holder.pid,
+    )
+    log(configuration, "lock_held", table=table, backend_pid=int(backend))
+    return {"backend_pid": int(backend), "holder_pid": holder.pid, "hold_s": hold}
+
+
+def release_locks(configuration: Configuration = None) -> list[int]:
+    """End every lock-holding session of the drill (``pg_terminate_backend``) and its process."""
+    if "lock-release" in breaks(configuration):
+        log(configuration, "release_skipped", fault="lock", why="break lock-release")
+        return []
+    return terminate_lock_holders(configuration)
+
+
+def terminate_lock_holders(configuration: Configuration = None) -> list[int]:
+    """Unconditional cleanup, also used after a drill with the release broken on purpose."""
+    with psycopg.connect(url(configuration, "postgres"), connect_timeout=5, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+            (APPLICATION_NAME,),
+        ).fetchall()
+    ended = [int(r[0]) for r in rows]
+    for event in stack(configuration).timeline().of("fault_injected", fault="lock"):
+        pid = event.get("holder_pid")
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(int(pid), signal.SIGTERM)
+    log(configuration, "lock_released", backends=ended)
+    log(configuration, "fault_removed", fault="lock", backends=ended)
+    return ended
+
+
+def oom_crash_loop(
+    slot: str = "green", kills: int = 5, leak_mib_per_s: float = 200.0, configuration: Configuration = None
+) -> dict[str, Any]:
+    """Push one pod over its memory limit again and again, as a crash loop does."""
+    s = stack(configuration)
+    _wait_until_stable(configuration, slot)
+    since = time.time()
+    log(configuration, "fault_injected", fault="oom", slot=slot, kills=kills)
+    done: list[dict[str, Any]] = []
+    for _ in range(kills):
+        try:
+            s.inject_fault(slot, leak_bytes_per_s=leak_mib_per_s * MIB)
+        except (StackError, OSError) as exc:
+            done.append({"inject_failed": str(exc)})
+            break
+        killed = s.wait_for("pod_oom_killed", since_ts=since, timeout_s=30, slot=slot)
+        try:
+            restarted = s.wait_for("pod_restarted", since_ts=killed.ts, timeout_s=30, slot=slot)
+        except StackError:
+            done.append({"killed_s": killed.ts - since, "restarted": False})
+            break
+        done.append({"killed_s": killed.ts - since, "restarted_s": restarted.ts - since})
+        since = restarted.ts
+    return {"kills": done}
+
+
+def _wait_until_stable(configuration: Configuration, slot: str, limit_s: float = 90.0) -> None:
+    """Let a recently restarted pod count as stable, so its crash loop starts from a fresh back-off."""
+    from ce_drill.stack import config as stack_config
+
+    s = stack(configuration)
+    state = s.state()
+    if state is None:
+        return
+    stable_after = stack_config.POD_STABLE_AFTER_S / state.time_scale
+    starts = [
+        e for e in s.timeline().events if e.kind in ("pod_started", "pod_restarted") and e.get("slot") == slot
+    ]
+    if starts:
+        wait = starts[-1].ts + stable_after - time.time()
+        if wait > 0:
+            time.sleep(min(wait + 1.0, limit_s))
+
+
+def clear_faults(fault: str = "pod_faults", configuration: Configuration = None) -> str:
+    """Remove injected pod faults (a restarted pod starts clean anyway); ``fault`` names what is removed."""
+    s = stack(configuration)
+    for slot in ("blue", "green"):
+        try:
+            s.clear_faults(slot)
+        except (StackError, OSError):
+            continue  # a pod that is down has no faults to clear
+    log(configuration, "fault_removed", fault=fault)
+    return "cleared"
+
+
+def wait_for_steady_state(timeout_s: float = 600.0, configuration: Configuration = None) -> dict[str, Any]:
+    """Wait until the manual's rollback verification holds again; records ``steady_state_met``."""
+    from ce_drill.chaos.probes import service_healthy, verification_holds
+
+    started = time.time()
+    while time.time() - started < timeout_s:
+        if service_healthy(configuration=configuration) and verification_holds(configuration=configuration):
+            log(configuration, "steady_state_met")
+            return {"met_after_s": time.time() - started}
+        time.sleep(0.5)
+    return {"met_after_s": None}
+
+
+def pause(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds

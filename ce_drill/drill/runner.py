@@ -1,0 +1,264 @@
+"""Run a drill: bring the stack up, run the experiment in a subprocess, judge, report, clean up.
+
+The Chaos Toolkit run happens in its own process (``chaos run
+--rollback-strategy always``: its exit code is not a verdict, and without
+that strategy it skips rollbacks on an interrupted run).  While it runs, the
+stack's timeline shows progress.  Ctrl-C or SIGTERM at any point stops the
+experiment, lets its rollbacks run, then removes whatever fault is still
+there and waits for the stack to be healthy again: exit 130.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+
+from ce_drill.chaos import actions
+from ce_drill.drill import scenarios
+from ce_drill.drill.evidence import Evidence, Journal
+from ce_drill.drill.judge import Judge
+from ce_drill.drill.scorecard import Scorecard, junit_xml
+from ce_drill.rules.generate import build
+from ce_drill.stack import Stack
+from ce_drill.stack.config import DEFAULT_PORT_BASE, Ports, default_run_dir
+from sim.playbook import Playbook, bundled_path
+from sim.units import format_duration
+
+DEFAULT_TIME_SCALE = 10.0
+"""Manual time runs 10x faster: the shortest `for` (1 min) is 6 scrapes, range windows 30 scrapes,
+the rollout phases 6/12/30 s (long enough for the deployer's checks), a P1 RTO 90 s."""
+BREAK_PORT_OFFSET = 100
+STOP_GRACE_S = 120.0
+
+
+class DrillInterrupted(Exception):  # noqa: N818 - a stop, not an error
+    """The drill was stopped by a signal; faults were removed.  Carries the partial scorecard."""
+
+    def __init__(self, card: Scorecard) -> None:
+        super().__init__("interrupted")
+        self.card = card
+
+
+def run_drill(
+    scenario: str,
+    *,
+    time_scale: float | None = None,
+    breaks: tuple[str, ...] = (),
+    out: Path,
+    progress: bool = True,
+    run_dir: Path | None = None,
+) -> Scorecard:
+    drill = scenarios.load(scenario)
+    scenarios.check_breaks(drill, breaks)
+    out.mkdir(parents=True, exist_ok=True)
+    pb = Playbook.default()
+    console = Console(stderr=True, quiet=not progress)
+    playbook_path = _playbook_for(drill, breaks, out)
+    stack, broken_stack = _stack_for(breaks, run_dir or default_run_dir(), time_scale, playbook_path)
+    state = stack.state()
+    assert state is not None
+    scale = state.time_scale
+    _settle(stack, console)
+    card = Scorecard(drill.name, scale, broken=breaks)
+    started = time.time()
+    journal_path = out / "journal.json"
+    journal_path.unlink(missing_ok=True)
+    env = {
+        **os.environ,
+        "CE_DRILL_RUN_DIR": str(stack.run_dir),
+        "CE_DRILL_BREAKS": ",".join(breaks),
+        "CE_DRILL_PLAYBOOK": str(playbook_path) if playbook_path else "",
+    }
+    command = [
+        str(Path(sys.executable).with_name("chaos")), "--no-version-check", "--log-file", str(out / "chaos.log"),
+        "run", "--rollback-strategy", "always", "--journal-path", str(journal_path), str(drill.path),
+    ]  # fmt: skip
+    rto_manual = pb.severity(str(drill.expect.get("severity", "P1"))).rto_s
+    line = lambda stopping: _status_line(stack, drill.name, started, scale, rto_manual, stopping)  # noqa: E731
+    interrupted = _run_chaos(command, env, console, line)
+    ended = time.time()
+    card.wall_s = ended - started
+    if interrupted:
+        card.interrupted = True
+        _remove_faults(stack)
+        _write(out, card, stack, started)
+        raise DrillInterrupted(card)
+    evidence = Evidence(stack, Journal.load(journal_path), stack.timeline().since(started), started, ended)
+    rules = build(Playbook.load(playbook_path) if playbook_path else pb, scale=scale, scrape_interval_s=1.0)
+    judge = Judge(
+        pb, evidence, scenario=drill.name, expect=drill.expect, scale=scale,
+        alerts={a.name: a for a in rules.alerts}, eval_interval_s=rules.timing.scrape_ms / 1000,
+        group_wait_s=_group_wait_s(rules),
+    )  # fmt: skip
+    card.checks = judge.checks()
+    # Whatever a break left in place goes now, after it was judged.
+    _remove_faults(stack)
+    if broken_stack:
+        stack.down()
+    _write(out, card, stack, started)
+    return card
+
+
+def _stack_for(
+    breaks: tuple[str, ...], base_dir: Path, time_scale: float | None, playbook_path: Path | None
+) -> tuple[Stack, bool]:
+    """The stack to drill: the usual one, or a fresh one of its own when a break changes the stack itself."""
+    if not {"detection", "restart"} & set(breaks):
+        stack = Stack(base_dir)
+        stack.up(time_scale or DEFAULT_TIME_SCALE) if stack.state() is None else stack.up(time_scale)
+        return stack, False
+    stack = Stack(base_dir.with_name(base_dir.name + "-break"))
+    stack.down()
+    ports = Ports.from_base(DEFAULT_PORT_BASE + BREAK_PORT_OFFSET)
+    stack.up(
+        time_scale or DEFAULT_TIME_SCALE,
+        ports=ports,
+        playbook=playbook_path,
+        restart_pods="restart" not in breaks,
+    )
+    return stack, True
+
+
+def _run_chaos(
+    command: list[str], env: dict[str, str], console: Console, line: Callable[[bool], str]
+) -> bool:
+    """Run ``chaos run`` to its end; on SIGINT/SIGTERM stop it (its rollbacks play).  True if interrupted."""
+    interrupted: list[int] = []
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        interrupted.append(signum)
+
+    with ExitStack() as restore:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            restore.callback(signal.signal, sig, signal.signal(sig, on_signal))
+        proc = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        with Live(console=console, refresh_per_second=4, transient=True) as live:
+            stopping_since: float | None = None
+            while proc.poll() is None:
+                if interrupted and stopping_since is None:
+                    stopping_since = time.time()
+                    proc.send_signal(signal.SIGTERM)  # chaoslib stops and plays the rollbacks
+                if stopping_since is not None and time.time() - stopping_since > STOP_GRACE_S:
+                    proc.kill()
+                live.update(line(bool(interrupted)))
+                time.sleep(0.25)
+    return bool(interrupted)
+
+
+def _settle(stack: Stack, console: Console, timeout_s: float = 240.0) -> None:
+    """Wait for a quiet stack: steady state holding and no alert firing or pending.
+
+    A fresh stack has no recorded rates for a window or so; a previous drill's
+    alerts take a window to resolve.  Judging a drill on a stack still echoing
+    the last one would credit or blame it for someone else's fault.
+    """
+    from ce_drill.chaos.context import get_json, url
+    from ce_drill.chaos.probes import service_healthy, verification_holds
+
+    config = {"ce_drill_run_dir": str(stack.run_dir)}
+    deadline = time.time() + timeout_s
+    with console.status("waiting for a quiet stack before injecting anything…"):
+        while time.time() < deadline:
+            try:
+                alerts = get_json(url(config, "prometheus") + "/api/v1/alerts")["data"]["alerts"]
+            except (OSError, ValueError, KeyError):
+                alerts = [None]
+            if (
+                not alerts
+                and service_healthy(configuration=config)
+                and verification_holds(configuration=config)
+            ):
+                return
+            time.sleep(1.0)
+
+
+def _playbook_for(drill: scenarios.Drill, breaks: tuple[str, ...], out: Path) -> Path | None:
+    """For ``--break detection``: a copy of the playbook without the alerts this drill expects."""
+    if "detection" not in breaks:
+        return None
+    from ce_drill.drill.breaks import without_alerts
+
+    path = out / "playbook-detection-broken.yaml"
+    path.write_text(without_alerts(bundled_path(), drill.expect.get("alerts", [])), encoding="utf-8")
+    return path
+
+
+def _group_wait_s(rules: Any) -> float:
+    text = rules.files().get("alertmanager.yml", "")
+    for line in str(text).splitlines():
+        if "group_wait:" in line:
+            value = line.split(":", 1)[1].strip().strip("'\"")
+            from sim.units import parse_duration
+
+            return parse_duration(value)
+    return 0.0
+
+
+def _remove_faults(stack: Stack) -> None:
+    """Unconditional cleanup: the drill's faults are gone and the stack healthy when this returns."""
+    config = {"ce_drill_run_dir": str(stack.run_dir)}
+    if stack.state() is None:
+        return
+    steps = (
+        lambda: actions.terminate_lock_holders(configuration=config),
+        lambda: actions.clear_faults(configuration=config),
+        lambda: actions.rollback_if_needed("drill_cleanup", configuration=config),
+    )
+    for step in steps:
+        try:
+            step()
+        except Exception:
+            continue
+    deadline = time.time() + 60
+    while time.time() < deadline and not stack.status().healthy:
+        time.sleep(0.5)
+
+
+def _status_line(  # noqa: PLR0917 - bound once in run_drill
+    stack: Stack, name: str, started: float, scale: float, rto_s: float, stopping: bool
+) -> str:
+    events = stack.timeline().since(started)
+    phase = "starting"
+    for event in events.events:
+        if event.kind == "activity_started":
+            phase = str(event.get("name"))
+        elif event.kind == "phase_started":
+            phase = f"rollout: {event.get('phase')}"
+        elif event.kind == "rollback_started":
+            phase = "rolling back"
+    wall = time.time() - started
+    manual = format_duration(round(wall * scale))
+    prefix = "[yellow]stopping, removing faults…[/] " if stopping else ""
+    return (
+        f"{prefix}[bold]{name}[/] {phase} — {wall:5.1f} s wall = {manual} manual "
+        f"(RTO {format_duration(round(rto_s))})"
+    )
+
+
+def _write(out: Path, card: Scorecard, stack: Stack, started: float) -> None:
+    (out / "scorecard.json").write_text(
+        json.dumps(card.to_json(), ensure_ascii=False, indent=2), encoding="utf-8"
+    )
+    (out / "junit.xml").write_text(junit_xml([card]), encoding="utf-8")
+    events = [
+        {"t_s": e.ts - started, "at": e.at, "source": e.source, "kind": e.kind, "data": e.data}
+        for e in stack.timeline().since(started).events
+    ]
+    (out / "timeline.json").write_text(json.dumps(events, ensure_ascii=False, indent=2), encoding="utf-8")
+    from ce_drill.report.drill import write_drill_report
+
+    write_drill_report(out, card.to_json(), events)
