@@ -63,6 +63,11 @@ def parse_quantity(value: object) -> float:
     return parse_duration(value)
 
 
+def format_percent(ratio: float) -> str:
+    """A ratio as the manual writes it: 0.9995 -> ``99.95%``, 0.05 -> ``5%``."""
+    return f"{ratio * 100:.4f}".rstrip("0").rstrip(".") + "%"
+
+
 def format_duration(seconds: float) -> str:
     """The shortest exact human spelling: 900 -> ``15m``, 8100 -> ``2h15m``, 2.5 -> ``2500ms``."""
     if seconds < 0:

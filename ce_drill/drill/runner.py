@@ -20,7 +20,6 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from rich.console import Console
 from rich.live import Live
@@ -100,7 +99,7 @@ def run_drill(
     judge = Judge(
         pb, evidence, scenario=drill.name, expect=drill.expect, scale=scale,
         alerts={a.name: a for a in rules.alerts}, eval_interval_s=rules.timing.scrape_ms / 1000,
-        group_wait_s=_group_wait_s(rules),
+        group_wait_s=rules.timing.group_wait_ms / 1000,
     )  # fmt: skip
     card.checks = judge.checks()
     # Whatever a break left in place goes now, after it was judged.
@@ -195,17 +194,6 @@ def _playbook_for(drill: scenarios.Drill, breaks: tuple[str, ...], out: Path) ->
     path = out / "playbook-detection-broken.yaml"
     path.write_text(without_alerts(bundled_path(), drill.expect.get("alerts", [])), encoding="utf-8")
     return path
-
-
-def _group_wait_s(rules: Any) -> float:
-    text = rules.files().get("alertmanager.yml", "")
-    for line in str(text).splitlines():
-        if "group_wait:" in line:
-            value = line.split(":", 1)[1].strip().strip("'\"")
-            from sim.units import parse_duration
-
-            return parse_duration(value)
-    return 0.0
 
 
 def _remove_faults(stack: Stack) -> None:

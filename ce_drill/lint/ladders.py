@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ce_drill.lint.finding import Cite, Finding
 from sim.fields import ManualRef
 from sim.playbook import Playbook
-from sim.units import format_duration
+from sim.units import format_duration, format_percent
 
 # The severity definitions name no metric; these are the metrics their words mean.
 _DEFINITION_METRICS = {
@@ -60,7 +60,7 @@ def show(value: float, unit: str) -> str:
     if unit == "seconds":
         return format_duration(value)
     if unit == "ratio":
-        return f"{value * 100:.4f}".rstrip("0").rstrip(".") + "%"
+        return format_percent(value)
     return f"{value:g}"
 
 

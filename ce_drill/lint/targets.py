@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from ce_drill.lint.finding import Cite, Finding
 from sim.playbook import Playbook
 from sim.units import format_duration as fd
+from sim.units import format_percent
 
 # A month, for budgets: 30 days (an average month of 30.44 days moves the figures by 1.5 %).
 MONTH_S = 30 * 86400.0
@@ -26,10 +27,6 @@ _LIMIT_METRICS = {
 }
 
 
-def _pct(x: float) -> str:
-    return f"{x * 100:.4f}".rstrip("0").rstrip(".") + "%"
-
-
 def daily_vs_monthly(pb: Playbook) -> Iterator[Finding]:
     a = pb.targets.availability
     budget = (1 - a.monthly_uptime) * MONTH_S
@@ -39,7 +36,7 @@ def daily_vs_monthly(pb: Playbook) -> Iterator[Finding]:
             code="daily-vs-monthly-downtime",
             message=(
                 f"a daily allowance of {fd(a.daily_downtime_max_s)} permits {allowed / 60:.0f} min of downtime in a "
-                f"30-day month, but {_pct(a.monthly_uptime)} monthly uptime allows only {budget / 60:.1f} min; "
+                f"30-day month, but {format_percent(a.monthly_uptime)} monthly uptime allows only {budget / 60:.1f} min; "
                 f"{budget / a.daily_downtime_max_s:.2f} days at the daily maximum spend the whole month's budget"
             ),
             cites=(
@@ -51,7 +48,7 @@ def daily_vs_monthly(pb: Playbook) -> Iterator[Finding]:
                 Cite(
                     "targets.availability.monthly_uptime",
                     a.source,
-                    f"monthly_uptime: {_pct(a.monthly_uptime)}",
+                    f"monthly_uptime: {format_percent(a.monthly_uptime)}",
                 ),
             ),
             fix="derive the daily allowance from the monthly budget, or drop it",
@@ -70,15 +67,17 @@ def system_vs_services(pb: Playbook) -> Iterator[Finding]:
     yield Finding(
         code="system-above-dependencies",
         message=(
-            f"the platform promises {_pct(a.monthly_uptime)} a month, but core and data services it depends on "
-            f"promise less: " + ", ".join(f"{s.name} {_pct(s.availability)}" for _, s in weaker)
+            f"the platform promises {format_percent(a.monthly_uptime)} a month, but core and data services it depends on "
+            f"promise less: " + ", ".join(f"{s.name} {format_percent(s.availability)}" for _, s in weaker)
         ),
         cites=(
             Cite(
-                "targets.availability.monthly_uptime", a.source, f"monthly_uptime: {_pct(a.monthly_uptime)}"
+                "targets.availability.monthly_uptime",
+                a.source,
+                f"monthly_uptime: {format_percent(a.monthly_uptime)}",
             ),
             *(
-                Cite(f"services[{i}].availability", s.source, f"{s.name} {_pct(s.availability)}")
+                Cite(f"services[{i}].availability", s.source, f"{s.name} {format_percent(s.availability)}")
                 for i, s in weaker
             ),
         ),
@@ -98,15 +97,17 @@ def limits_vs_alerts(pb: Playbook) -> Iterator[Finding]:
             yield Finding(
                 code="limit-without-alert",
                 message=(
-                    f"{field} is {_pct(limit)}, but the first {metric} alert fires only above "
-                    f"{_pct(lowest.threshold)}: the limit can be exceeded with no alert"
+                    f"{field} is {format_percent(limit)}, but the first {metric} alert fires only above "
+                    f"{format_percent(lowest.threshold)}: the limit can be exceeded with no alert"
                 ),
                 cites=(
-                    Cite(f"targets.resource_limits.{field}", limits.source, f"{field}: {_pct(limit)}"),
+                    Cite(
+                        f"targets.resource_limits.{field}", limits.source, f"{field}: {format_percent(limit)}"
+                    ),
                     Cite(
                         f"detection_rules[{i}]",
                         lowest.source,
-                        f"{metric} > {_pct(lowest.threshold)} → {lowest.severity}",
+                        f"{metric} > {format_percent(lowest.threshold)} → {lowest.severity}",
                     ),
                 ),
                 fix="alert at the capacity limit, or raise the limit to where the alert is",
@@ -143,7 +144,7 @@ def action_items(pb: Playbook) -> Iterator[Finding]:
                         Cite(
                             f"detection_rules[{low[0]}]",
                             low[1].source,
-                            f"{low[1].metric} > {_pct(low[1].threshold)}",
+                            f"{low[1].metric} > {format_percent(low[1].threshold)}",
                         )
                         if low
                         else Cite("detection_rules", pb.detection_rules[0].source, "no memory rule")
@@ -152,8 +153,8 @@ def action_items(pb: Playbook) -> Iterator[Finding]:
                         code="action-item-not-applied",
                         message=(
                             f"the post-mortem's action item (due {item.due}) asks for a memory alert at "
-                            f"{_pct(item.alert_threshold)}, but the detection rules first alert on memory above "
-                            f"{_pct(low[1].threshold) if low else 'never'}"
+                            f"{format_percent(item.alert_threshold)}, but the detection rules first alert on memory above "
+                            f"{format_percent(low[1].threshold) if low else 'never'}"
                         ),
                         cites=(Cite(path, item.source, item.acceptance), rule_cite),
                         fix="add the agent-coordinator memory rule the post-mortem promised",
