@@ -23,13 +23,28 @@ import pytest
 
 from ce_drill.chaos.lockholder import APPLICATION_NAME
 from ce_drill.stack import Stack
+from sim.playbook import Playbook, bundled_path
 
 DRILL_TIMEOUT_S = 600
+
+
+P2_RTO_S = 50 * 60
+"""The P2 RTO of the playbook the drills' stack runs: not the bundled one (1 h), so the
+scorecards prove the drill was judged against the stack's own playbook."""
 
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     path = tmp_path_factory.mktemp("ce-drill-home")
+    text = bundled_path().read_text(encoding="utf-8")
+    playbook = path / "playbook.yaml"
+    playbook.write_text(text.replace("    rto: 1h\n", "    rto: 50m\n", 1), encoding="utf-8")
+    assert Playbook.load(playbook).severity("P2").rto_s == P2_RTO_S
+    up = subprocess.run(
+        [sys.executable, "-m", "ce_drill", "stack", "up", "--playbook", str(playbook)],
+        env=_env(path), capture_output=True, text=True, timeout=DRILL_TIMEOUT_S, check=False,
+    )  # fmt: skip
+    assert up.returncode == 0, up.stderr
     yield path
     for name in ("stack", "stack-break"):
         Stack(path / name).down()
@@ -101,6 +116,11 @@ def test_drill_passes_on_the_local_stack(home: Path, tmp_path: Path, scenario: s
         assert (tmp_path / name).is_file(), name
     journal = json.loads((tmp_path / "journal.json").read_text())
     assert journal["status"] == "completed"
+    # Judged against the playbook the stack was started with, not the bundled one.
+    assert card["playbook"] == str((home / "playbook.yaml").resolve())
+    rto = next(c for c in card["checks"] if c["kind"] == "recovered-within-rto")
+    if "P2 RTO" in rto["title"]:
+        assert rto["target_manual_s"] == pytest.approx(P2_RTO_S)
     _assert_clean(Stack(home / "stack"))
 
 

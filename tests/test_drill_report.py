@@ -13,7 +13,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from ce_drill.drill.scorecard import Check, Scorecard, timed
+from ce_drill.drill.scorecard import Check, CheckKind, Scorecard, timed
+from ce_drill.plan.timing import Timing
 from ce_drill.report.drill import rto_deadline, write_drill_report
 from ce_drill.report.drill_charts import drill_timeline, events
 from sim.fields import ManualRef
@@ -48,42 +49,50 @@ TIMELINE = [
     ev(31.5, "drill", "quiet_period_observed", seconds=3),
     ev(32.0, "drill", "drill_finished"),
 ]
+T30 = Timing(scale=30.0, scrape_ms=1000)
+DETECTED = "alert-AgentCoordinatorMemoryHigh"
+RTO = "recovered-within-rto"
+LOST = "no-acknowledged-write-lost"
+STEADY = "steady-state-before"
 SOURCE = ManualRef(first_line=145, last_line=146, section="检测与报警 › 自动监控告警")
 
 
 def card(*, detected_wall_s: float | None = 12.0, broken: tuple[str, ...] = ()) -> Scorecard:
     checks = [
         timed(
-            "detected",
+            CheckKind.ALERT,
             "Alert fires within the detection target",
             measured_wall_s=detected_wall_s,
             target_wall_s=20.0,
-            scale=30.0,
+            timing=T30,
             source=SOURCE,
+            subject="AgentCoordinatorMemoryHigh",
         ),
         timed(
-            "rto",
+            CheckKind.RTO,
             "Service restored within the P1 RTO",
             measured_wall_s=29.0,
             target_wall_s=30.0,
-            scale=30.0,
+            timing=T30,
             source=None,
         ),
-        Check("no_lost_writes", "No acknowledged write lost", "passed", "0 lost of 140", "0 lost"),
+        Check(CheckKind.NO_LOST_WRITES, "No acknowledged write lost", "passed", "0 lost of 140", "0 lost"),
     ]
-    return Scorecard("memory-leak", 30.0, checks, broken=broken, wall_s=32.0)
+    return Scorecard("memory-leak", T30, checks, broken=broken, wall_s=32.0)
 
 
 @pytest.fixture(scope="module")
 def passed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return write_drill_report(tmp_path_factory.mktemp("passed"), card().to_json(), TIMELINE)
+    return write_drill_report(tmp_path_factory.mktemp("passed"), card(), TIMELINE)
 
 
 @pytest.fixture(scope="module")
 def failed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     broken = card(detected_wall_s=None, broken=("detection",))
-    broken.checks.append(Check("steady_state", "Steady state met again", "error", "probe failed", "met"))
-    return write_drill_report(tmp_path_factory.mktemp("failed"), broken.to_json(), TIMELINE)
+    broken.checks.append(
+        Check(CheckKind.STEADY_BEFORE, "Steady state met again", "error", "probe failed", "met")
+    )
+    return write_drill_report(tmp_path_factory.mktemp("failed"), broken, TIMELINE)
 
 
 def test_the_report_files_are_written_side_by_side(passed: dict[str, Path]) -> None:
@@ -112,7 +121,7 @@ def test_the_html_leads_with_the_verdict_then_every_check(passed: dict[str, Path
     verdict = page.index('<div class="verdict on-track"><div class="big">passed</div>')
     scorecard = page.index("<h2>Scorecard</h2>")
     assert verdict < scorecard < page.index("<h2>Timeline</h2>")
-    for check_id in ("detected", "rto", "no_lost_writes"):
+    for check_id in (DETECTED, RTO, LOST):
         assert f"<td>{check_id}</td>" in page[scorecard:]
     assert "L145–146 检测与报警 › 自动监控告警" in page  # where the manual promises it
     assert "6m manual" in page
@@ -137,17 +146,17 @@ def test_a_failed_drill_says_so_and_names_the_failed_checks(failed: dict[str, Pa
     head = page[: page.index("<h2>Scorecard</h2>")]
     assert '<div class="verdict at-risk"><div class="big">failed</div>' in head
     assert "2 passed, 1 failed, 1 error" in head
-    assert "detected — Alert fires within the detection target: never happened" in head
-    assert "steady_state — Steady state met again: probe failed" in head
-    assert "rto —" not in head
+    assert f"{DETECTED} — Alert fires within the detection target: never happened" in head
+    assert f"{STEADY} — Steady state met again: probe failed" in head
+    assert f"{RTO} —" not in head
     assert "detection — disabled on purpose; the drill is expected to fail" in page
-    assert '<td class="at-risk">failed</td><td>detected</td>' in page
-    assert '<td class="watch">error</td><td>steady_state</td>' in page
+    assert f'<td class="at-risk">failed</td><td>{DETECTED}</td>' in page
+    assert f'<td class="watch">error</td><td>{STEADY}</td>' in page
 
 
 def test_an_interrupted_drill_without_checks_is_not_a_pass(tmp_path: Path) -> None:
-    stopped = Scorecard("oom", 10.0, [], wall_s=4.0, interrupted=True)
-    paths = write_drill_report(tmp_path, stopped.to_json(), TIMELINE[:3])
+    stopped = Scorecard("oom", Timing(scale=10.0, scrape_ms=1000), [], wall_s=4.0, interrupted=True)
+    paths = write_drill_report(tmp_path, stopped, TIMELINE[:3])
     page = paths["html"].read_text(encoding="utf-8")
     assert '<div class="big">failed</div><div><b>no checks</b>' in page
     assert "No check was judged — the drill was interrupted." in page
@@ -159,19 +168,33 @@ def test_the_markdown_carries_the_same_and_links_the_chart(failed: dict[str, Pat
     text = failed["md"].read_text(encoding="utf-8")
     assert text.startswith("# Drill · memory-leak\n\n## Verdict: **FAILED**")
     assert "![Timeline of the drill](timeline.png)" in text
-    assert "- not passed: detected — Alert fires within the detection target" in text
-    for check_id in ("detected", "rto", "no_lost_writes", "steady_state"):
+    assert f"- not passed: {DETECTED} — Alert fires within the detection target" in text
+    for check_id in (DETECTED, RTO, LOST, STEADY):
         assert f"| {check_id} |" in text
     assert "| 31.5 | 15.8\u00a0min |" in text
     assert "quiet_period_observed" in text
 
 
 def test_the_rto_deadline_counts_from_the_fault() -> None:
-    scorecard = card().to_json()
+    scorecard = card()
     assert rto_deadline(scorecard, events(TIMELINE)) == pytest.approx(2.0 + 30.0)
     assert rto_deadline(scorecard, []) == pytest.approx(30.0)
-    scorecard["checks"] = [c for c in scorecard["checks"] if c["id"] != "rto"]
+    scorecard.checks = [c for c in scorecard.checks if c.kind is not CheckKind.RTO]
     assert rto_deadline(scorecard, events(TIMELINE)) is None
+
+
+def test_the_rto_check_is_found_by_its_kind_not_its_words() -> None:
+    scorecard = card()
+    scorecard.checks = [
+        Check(CheckKind.RAN_TO_END, "restored? RTO?", "error", "x", "y", target_wall_s=5.0),
+        *scorecard.checks,
+    ]
+    assert rto_deadline(scorecard, events(TIMELINE)) == pytest.approx(2.0 + 30.0)
+
+
+def test_a_scorecard_reads_back_as_it_was_written() -> None:
+    written = card(broken=("detection",))
+    assert Scorecard.from_json(written.to_json()) == written
 
 
 def _axes() -> Any:
@@ -182,7 +205,7 @@ def _axes() -> Any:
 
 def test_the_chart_draws_one_lane_per_kind_of_happening() -> None:
     ax = _axes()
-    drawn = drill_timeline(ax, TIMELINE, time_scale=30.0, rto_deadline_s=32.0)
+    drawn = drill_timeline(ax, TIMELINE, timing=T30, rto_deadline_s=32.0)
     assert drawn["lanes"] == [
         "fault",
         "database lock",
@@ -219,7 +242,7 @@ def test_the_chart_draws_one_lane_per_kind_of_happening() -> None:
 
 def test_the_chart_spans_run_from_start_to_end() -> None:
     ax = _axes()
-    spans = drill_timeline(ax, TIMELINE, time_scale=30.0)["spans"]
+    spans = drill_timeline(ax, TIMELINE, timing=T30)["spans"]
     assert set(spans) == {"fault", "database lock", "alerts", "deploy phase", "rollback"}
 
     def extents(lane: str) -> list[tuple[float, float]]:
@@ -236,7 +259,7 @@ def test_the_chart_spans_run_from_start_to_end() -> None:
 
 def test_the_top_axis_is_manual_time() -> None:
     ax = _axes()
-    drawn = drill_timeline(ax, TIMELINE, time_scale=30.0)
+    drawn = drill_timeline(ax, TIMELINE, timing=T30)
     manual = drawn["manual_axis"]
     assert "wall × 30" in manual.get_xlabel()
     ax.figure.canvas.draw()  # a secondary axis follows its parent when drawn
@@ -255,13 +278,13 @@ def test_the_chart_skips_what_it_does_not_know_and_takes_flat_stack_events() -> 
     ]
     assert [e.kind for e in events(flat)] == ["something_new", "pod_oom_killed"]
     assert events(flat)[1].data == {"pod": "green"}
-    drawn = drill_timeline(ax, flat, time_scale=1.0)
+    drawn = drill_timeline(ax, flat, timing=Timing(scale=1.0, scrape_ms=1000))
     assert drawn["lanes"] == ["pods"]
     assert list(drawn["markers"]) == ["pod OOM-killed"]
 
 
 def test_an_empty_timeline_still_draws() -> None:
-    drawn = drill_timeline(_axes(), [], time_scale=10.0)
+    drawn = drill_timeline(_axes(), [], timing=Timing(scale=10.0, scrape_ms=1000))
     assert drawn["lanes"] == []
     assert drawn["markers"] == {}
     assert drawn["spans"] == {}

@@ -22,7 +22,8 @@ from click.testing import CliRunner, Result
 
 from ce_drill.cli import cli
 from ce_drill.drill.gameday import SUITES, run_gameday
-from ce_drill.drill.scorecard import Check, Scorecard
+from ce_drill.drill.scorecard import Check, CheckKind, Scorecard
+from ce_drill.plan.timing import Timing
 
 Behaviour = Callable[[str, Path], Scorecard]
 
@@ -34,15 +35,19 @@ def passing(scenario: str, out: Path) -> Scorecard:
     ]
     (out / "timeline.json").write_text(json.dumps(timeline), encoding="utf-8")
     checks = [
-        Check("detected", "Alert fires in time", "passed", "4m manual", "≤ 5m manual"),
-        Check("rto", "Service restored within RTO", "passed", "9m manual", "≤ 15m manual"),
+        Check(
+            CheckKind.ALERT, "Alert fires in time", "passed", "4m manual", "≤ 5m manual", subject="Detected"
+        ),
+        Check(CheckKind.RTO, "Service restored within RTO", "passed", "9m manual", "≤ 15m manual"),
     ]
-    return Scorecard(scenario, 30.0, checks, wall_s=12.5)
+    return Scorecard(scenario, Timing(scale=30.0, scrape_ms=1000), checks, wall_s=12.5)
 
 
 def failing(scenario: str, out: Path) -> Scorecard:
     card = passing(scenario, out)
-    card.checks.append(Check("no_lost_writes", "No acknowledged write lost", "failed", "3 lost", "0 lost"))
+    card.checks.append(
+        Check(CheckKind.NO_LOST_WRITES, "No acknowledged write lost", "failed", "3 lost", "0 lost")
+    )
     return card
 
 
@@ -136,7 +141,7 @@ def test_every_drill_passes_exit_0(runner: Callable[..., FakeRunner], tmp_path: 
         "ce-drill.oom",
     ]
     assert all(s.get("tests") == "2" and s.get("failures") == "0" and s.get("errors") == "0" for s in junit)
-    assert [c.get("name") for c in junit[0].iter("testcase")] == ["detected", "rto"]
+    assert [c.get("name") for c in junit[0].iter("testcase")] == ["alert-Detected", "recovered-within-rto"]
     assert "game day ci: passed — 3 of 3 drills passed" in result.output
 
 
@@ -152,12 +157,12 @@ def test_the_index_links_each_drill_report(runner: Callable[..., FakeRunner], tm
         assert (out / scenario / "report.html").is_file()
         assert (out / scenario / "timeline.png").is_file()
     assert '<div class="verdict at-risk"><div class="big">failed</div>' in page
-    assert "oom: no_lost_writes (3 lost, target 0 lost)" in page
+    assert "oom: no-acknowledged-write-lost (3 lost, target 0 lost)" in page
     assert "http://" not in page
     assert "https://" not in page
     text = (out / "index.md").read_text(encoding="utf-8")
     assert "## Verdict: **FAILED**" in text
-    assert "| oom | 🔴 failed | 2 / 3 | no_lost_writes: No acknowledged write lost |" in text
+    assert "| oom | 🔴 failed | 2 / 3 | no-acknowledged-write-lost: No acknowledged write lost |" in text
     assert "[report](memory-leak/report.html)" in text
     drill_page = (out / "oom" / "report.html").read_text(encoding="utf-8")
     assert "fault_injected" in drill_page  # written from the drill's timeline
@@ -169,7 +174,7 @@ def test_a_failed_drill_fails_the_game_day_exit_1(runner: Callable[..., FakeRunn
     assert result.exit_code == 1
     junit = suites(tmp_path / "ci" / "results.xml")
     assert [s.get("failures") for s in junit] == ["0", "1", "0"]
-    case = next(c for c in junit[1].iter("testcase") if c.get("name") == "no_lost_writes")
+    case = next(c for c in junit[1].iter("testcase") if c.get("name") == "no-acknowledged-write-lost")
     failure = case.find("failure")
     assert failure is not None
     assert "3 lost" in (failure.get("message") or "")
@@ -177,7 +182,7 @@ def test_a_failed_drill_fails_the_game_day_exit_1(runner: Callable[..., FakeRunn
     payload = json.loads((tmp_path / "gd" / "gameday.json").read_text(encoding="utf-8"))
     assert payload["verdict"] == "failed"
     assert [d["verdict"] for d in payload["drills"]] == ["passed", "failed", "passed"]
-    assert payload["drills"][1]["failed"] == ["no_lost_writes"]
+    assert payload["drills"][1]["failed"] == ["no-acknowledged-write-lost"]
     assert payload["junit"] == str(tmp_path / "ci" / "results.xml")
     assert "not passed: db-lock-contention" in result.output
 
@@ -296,7 +301,7 @@ def test_json_prints_the_game_day_document(runner: Callable[..., FakeRunner], tm
     assert payload["suite"] == "ci"
     assert payload["time_scale"] is None
     assert [d["report"] for d in payload["drills"]] == [f"{s}/report.html" for s in SUITES["ci"]]
-    assert payload["drills"][2]["scorecard"]["failed"] == ["no_lost_writes"]
+    assert payload["drills"][2]["scorecard"]["failed"] == ["no-acknowledged-write-lost"]
     assert all(c["progress"] is False and c["time_scale"] is None for c in fake.calls)
 
 

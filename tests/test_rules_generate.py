@@ -21,7 +21,7 @@ from ce_drill.rules.generate import (
     build,
 )
 from ce_drill.rules.promtests import crossing_values
-from ce_drill.rules.timing import WINDOW_FLOOR_SCRAPES, Timing, prom_duration
+from ce_drill.plan.timing import WINDOW_FLOOR_SCRAPES, Timing, prom_duration
 from ce_drill.rules.yamltext import dump
 from sim.errors import InputError
 from sim.playbook import Playbook
@@ -240,3 +240,12 @@ def test_unknown_metric_is_bad_input_naming_the_field(pb: Playbook) -> None:
     bad = pb.model_copy(update={"detection_rules": (rule, *pb.detection_rules[1:])})
     with pytest.raises(InputError, match=r"detection_rules\[0\]\.metric"):
         build(bad, origin="edited.yaml")
+
+
+def test_rules_at_manual_time_evaluate_on_the_simulations_grid() -> None:
+    """The simulation detects on the world's evaluation interval; the generated rules use the same one."""
+    from sim.world import World
+
+    world_s = World.default().monitoring.evaluation_interval_s
+    assert Timing.create(1.0).scrape_ms == round(world_s * 1000)
+    assert Timing.create(2.0).scrape_ms == round(world_s * 1000 / 2)

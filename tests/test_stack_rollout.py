@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from ce_drill.plan import DrillPlan
 from ce_drill.stack.config import StackConfig
 from ce_drill.stack.rollout import REST_WEIGHTS, Plan, Rollout, RolloutError, stable_version
 from ce_drill.stack.standin.spec import Release
@@ -26,6 +27,9 @@ FAST = 600.0
 """Time scale for these tests: the manual's phase delays shrink to a tenth of a second or so."""
 
 CANDIDATE = "candidate"
+PLAN = DrillPlan.build(
+    time_scale=FAST, scrape_interval_s=StackConfig(run_dir=Path("/nonexistent")).scrape_interval_s
+)
 
 
 class FakePods:
@@ -75,7 +79,7 @@ def make(pb: Playbook, world: World, pods: FakePods) -> Rollout:
     rollout = Rollout(
         supervisor=pods,
         config=StackConfig(run_dir=Path("/nonexistent"), time_scale=FAST),
-        phases=pb.auto_rollback.phases,
+        phases=PLAN.phases,
         triggers=validate(pb),
         stable_version=stable_version(pb),
         value_of=world.values.get,
@@ -241,8 +245,8 @@ def test_a_trigger_on_an_unknown_metric_is_bad_input(playbook: Playbook) -> None
         validate(bad, "pb.yaml")
 
 
-def test_an_unknown_phase_is_refused(playbook: Playbook) -> None:
-    phases = (playbook.auto_rollback.phases[0].model_copy(update={"phase": "rainbow"}),)
+def test_an_unknown_phase_is_refused() -> None:
+    phases = (PLAN.phases[0].model_copy(update={"phase": "rainbow"}),)
     with pytest.raises(RolloutError, match="rainbow"):
         Rollout(
             supervisor=FakePods(),

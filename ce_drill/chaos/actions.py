@@ -20,23 +20,29 @@ from typing import Any
 
 import psycopg
 
+from ce_drill.chaos import context
 from ce_drill.chaos.context import Configuration, breaks, log, playbook, stack, url
 from ce_drill.chaos.lockholder import APPLICATION_NAME
+from ce_drill.stack import config as stack_config
 from ce_drill.stack.state import StackError
 
 MIB = 1024 * 1024
 
 
 def deploy_release(
-    version: str, leak_mib_per_s: float = 0.0, timeout_s: float = 300.0, configuration: Configuration = None
+    version: str,
+    leak_mib_per_s: float = 0.0,
+    timeout_s: float | str = "",
+    configuration: Configuration = None,
 ) -> dict[str, Any]:
     """Roll ``version`` out through the pipeline and wait for the outcome (completed or rolled back)."""
+    wait_s = context.seconds(timeout_s, "deploy_release timeout_s")
     s = stack(configuration)
     auto = "rollback" not in breaks(configuration)
     started = time.time()
     s.deploy(version, auto_rollback=auto, leak_bytes_per_s=int(leak_mib_per_s * MIB))
     log(configuration, "fault_injected", fault="release", version=version, auto_rollback=auto)
-    done = s.wait_for("deploy_finished", since_ts=started, timeout_s=timeout_s)
+    done = s.wait_for("deploy_finished", since_ts=started, timeout_s=wait_s)
     return {"outcome": done.get("outcome"), "finished_s": done.ts - started}
 
 
@@ -61,13 +67,13 @@ def _versions(configuration: Configuration) -> dict[str, str | None]:
     return out
 
 
-def hold_lock(table: str, seconds: float, configuration: Configuration = None) -> dict[str, Any]:
+def hold_lock(table: str, seconds: float | str, configuration: Configuration = None) -> dict[str, Any]:
     """Take ``ACCESS EXCLUSIVE`` on ``table`` in a process of its own, held for at most ``seconds``.
 
     The runbook's remedy (terminating the blocker) normally ends it much sooner; with the
     release broken on purpose the lock lasts its full time.
     """
-    hold = seconds
+    hold = context.seconds(seconds, "hold_lock seconds")
     holder = subprocess.Popen(
         [sys.executable, "-m", "ce_drill.chaos.lockholder", url(configuration, "postgres"), table, str(hold)],
         stdout=subprocess.PIPE,
@@ -120,6 +126,9 @@ def oom_crash_loop(
     """Push one pod over its memory limit again and again, as a crash loop does."""
     s = stack(configuration)
     _wait_until_stable(configuration, slot)
+    # A crash-looping pod comes back after its back-off (the plan's, up to minutes at scale 1)
+    # and its start-up; an OOM kill at this leak rate takes seconds whatever the scale.
+    restart_wait_s = max(s.plan().pod_restart_backoff_wall_s) + stack_config.READY_TIMEOUT_S
     since = time.time()
     log(configuration, "fault_injected", fault="oom", slot=slot, kills=kills)
     done: list[dict[str, Any]] = []
@@ -131,7 +140,7 @@ def oom_crash_loop(
             break
         killed = s.wait_for("pod_oom_killed", since_ts=since, timeout_s=30, slot=slot)
         try:
-            restarted = s.wait_for("pod_restarted", since_ts=killed.ts, timeout_s=30, slot=slot)
+            restarted = s.wait_for("pod_restarted", since_ts=killed.ts, timeout_s=restart_wait_s, slot=slot)
         except StackError:
             done.append({"killed_s": killed.ts - since, "restarted": False})
             break
@@ -142,13 +151,8 @@ def oom_crash_loop(
 
 def _wait_until_stable(configuration: Configuration, slot: str, limit_s: float = 90.0) -> None:
     """Let a recently restarted pod count as stable, so its crash loop starts from a fresh back-off."""
-    from ce_drill.stack import config as stack_config
-
     s = stack(configuration)
-    state = s.state()
-    if state is None:
-        return
-    stable_after = stack_config.POD_STABLE_AFTER_S / state.time_scale
+    stable_after = s.plan().pod_stable_after_wall_s
     starts = [
         e for e in s.timeline().events if e.kind in ("pod_started", "pod_restarted") and e.get("slot") == slot
     ]
@@ -170,12 +174,13 @@ def clear_faults(fault: str = "pod_faults", configuration: Configuration = None)
     return "cleared"
 
 
-def wait_for_steady_state(timeout_s: float = 600.0, configuration: Configuration = None) -> dict[str, Any]:
+def wait_for_steady_state(timeout_s: float | str = "", configuration: Configuration = None) -> dict[str, Any]:
     """Wait until the manual's rollback verification holds again; records ``steady_state_met``."""
     from ce_drill.chaos.probes import service_healthy, verification_holds
 
+    wait_s = context.seconds(timeout_s, "wait_for_steady_state timeout_s")
     started = time.time()
-    while time.time() - started < timeout_s:
+    while time.time() - started < wait_s:
         if service_healthy(configuration=configuration) and verification_holds(configuration=configuration):
             log(configuration, "steady_state_met")
             return {"met_after_s": time.time() - started}
@@ -183,6 +188,8 @@ def wait_for_steady_state(timeout_s: float = 600.0, configuration: Configuration
     return {"met_after_s": None}
 
 
-def pause(seconds: float) -> float:
-    time.sleep(seconds)
-    return seconds
+def pause(seconds: float | str) -> float:
+    """Let the system react to a fault for ``seconds`` (the drill plan's hold)."""
+    wait = context.seconds(seconds, "pause seconds")
+    time.sleep(wait)
+    return wait

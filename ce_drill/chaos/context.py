@@ -1,4 +1,10 @@
-"""What every activity needs: the stack it acts on, the playbook, the drill's breaks, an event log."""
+"""What every activity needs: the stack it acts on, its drill plan and playbook, the drill's breaks, an event log.
+
+Durations an experiment needs (how long to hold a fault) arrive as its
+configuration, passed by ``ce-drill run`` from the drill plan with
+``chaos run --var``; what an activity must know beyond that it reads from
+the plan of the stack it acts on, never from a playbook of its own.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from ce_drill.plan import DrillPlan
 from ce_drill.stack import Stack
 from ce_drill.stack.timeline import record
 from sim.playbook import Playbook
@@ -26,9 +33,28 @@ def breaks(configuration: Configuration) -> set[str]:
     return {b.strip() for b in raw.split(",") if b.strip()}
 
 
+def plan(configuration: Configuration) -> DrillPlan:
+    return stack(configuration).plan()
+
+
 def playbook(configuration: Configuration) -> Playbook:
-    path = (configuration or {}).get("ce_drill_playbook")
-    return Playbook.load(path) if path else Playbook.default()
+    """The playbook the stack was started with (and the drill is judged against)."""
+    return Playbook.load(plan(configuration).playbook_path)
+
+
+def seconds(value: float | str, what: str) -> float:
+    """A duration argument, substituted from the configuration the drill plan passed
+    (``chaos run --var ce_drill_fault_hold_s:float=S``); a clear error when it was not."""
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{what} is {value!r}: run this experiment with `ce-drill run`, "
+            "which passes its durations from the drill plan"
+        ) from None
+    if not (result > 0 and result < float("inf")):
+        raise ValueError(f"{what} must be a positive number of seconds (got {value!r})")
+    return result
 
 
 def log(configuration: Configuration, kind: str, **data: Any) -> None:

@@ -7,15 +7,13 @@ name a metric, read from the playbook and evaluated in Prometheus.
 
 from __future__ import annotations
 
-import operator
 import urllib.error
 from typing import Any
 
 import psycopg
 
-from ce_drill.chaos.context import Configuration, get_json, playbook, prometheus, url
-
-_OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "==": operator.eq}
+from ce_drill.chaos.context import Configuration, get_json, plan, playbook, prometheus, url
+from sim.compare import holds
 
 
 def prometheus_value(query: str, timeout_s: float = 5.0, configuration: Configuration = None) -> float | None:
@@ -46,13 +44,10 @@ def service_healthy(timeout_s: float = 3.0, configuration: Configuration = None)
 
 def verification_holds(area: str = "performance", configuration: Configuration = None) -> bool:
     """Every metric item of the manual's rollback verification checklist in ``area`` holds now."""
-    checks = [c for c in playbook(configuration).rollback_verification if c.area == area and c.metric]
+    checks = [c for c in plan(configuration).verification if c.area == area]
     for check in checks:
-        assert check.metric is not None
-        assert check.op is not None
-        assert check.threshold is not None
         value = prometheus_value(check.metric, configuration=configuration)
-        if value is None or not _OPS[check.op](value, check.threshold):
+        if not holds(check.op, value, check.threshold):
             return False
     return bool(checks)
 

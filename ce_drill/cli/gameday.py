@@ -16,22 +16,11 @@ import click
 from rich.console import Console
 
 from ce_drill.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, echo_json
+from ce_drill.cli.timescale import drill_time_scale
 from ce_drill.drill.gameday import DEFAULT_SUITE, SUITES, DrillResult, UnknownSuiteError, run_gameday
 from sim.errors import InputError
 
 DEFAULT_OUT = Path("reports/gameday")
-
-
-def _time_scale(text: str | None) -> float | None:
-    if text is None:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value >= 1:  # also refuses nan
-        raise InputError("--time-scale", None, "", "expected a number >= 1", text)
-    return value
 
 
 @click.command("gameday")
@@ -55,18 +44,12 @@ def _time_scale(text: str | None) -> float | None:
     show_default=True,
     help="Where every drill's artefacts and the index report go.",
 )
-@click.option(
-    "--time-scale",
-    "scale_text",
-    metavar="K",
-    help="Run the manual K times faster (default: each drill's own).",
-)
+@drill_time_scale("Run the manual K times faster.")
 @click.option("--json", "as_json", is_flag=True, help="Print gameday.json on stdout.")
 def command(
-    *, suite: str, junit_file: Path | None, out_dir: Path, scale_text: str | None, as_json: bool
+    *, suite: str, junit_file: Path | None, out_dir: Path, time_scale: float | None, as_json: bool
 ) -> None:
     """Run a suite of drills in turn; JUnit XML and an index report of their verdicts."""
-    scale = _time_scale(scale_text)
     console = Console(stderr=as_json)
 
     def started(scenario: str) -> None:
@@ -85,7 +68,7 @@ def command(
             suite,
             out=out_dir,
             junit=junit_file,
-            time_scale=scale,
+            time_scale=time_scale,
             progress=not as_json,
             on_start=started,
             on_result=finished,

@@ -11,10 +11,11 @@ from typing import Any, TypeVar
 import click
 
 from ce_drill.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, echo_json
+from ce_drill.cli.timescale import rules_time_scale
+from ce_drill.plan.timing import MIN_SCRAPE_INTERVAL_S
 from ce_drill.rules.config import CHANNEL_PLACEHOLDER, DEFAULT_WEBHOOK_URL
 from ce_drill.rules.generate import RULE_FILES, RuleSet, build, write
 from ce_drill.rules.promtool import ToolMissingError, check_generated
-from ce_drill.rules.timing import MIN_SCRAPE_INTERVAL_S
 from sim.playbook import Playbook, bundled_path
 from sim.units import parse_duration
 
@@ -43,20 +44,13 @@ def _common(command: F) -> F:
             type=click.Path(dir_okay=False, path_type=Path),
             help="Playbook to generate from (default: the bundled manual).",
         ),
-        click.option(
-            "--time-scale",
-            type=click.FloatRange(min=1.0),
-            default=1.0,
-            metavar="K",
-            show_default=True,
-            help="Divide every duration (for, windows, Alertmanager intervals) by K.",
-        ),
+        rules_time_scale(),
         click.option(
             "--scrape-interval",
             callback=_duration,
             metavar="DURATION",
             help="Scrape/evaluation interval in wall time, e.g. 1s "
-            f"(default: 15s divided by the time scale, at least {MIN_SCRAPE_INTERVAL_S:g}s).",
+            f"(default: the world's evaluation interval divided by the time scale, at least {MIN_SCRAPE_INTERVAL_S:g}s).",
         ),
         click.option(
             "--webhook-url",

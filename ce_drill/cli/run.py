@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ce_drill.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, echo_json
+from ce_drill.cli.timescale import drill_time_scale
 from ce_drill.drill.scorecard import Scorecard
 
 _STYLE = {"passed": "green", "failed": "bold red", "error": "yellow"}
@@ -18,8 +19,7 @@ _STYLE = {"passed": "green", "failed": "bold red", "error": "yellow"}
 @click.argument("scenario")
 @click.option("--target", type=click.Choice(["local"]), default="local", show_default=True,
               help="Where to drill: the local staging stack.")  # fmt: skip
-@click.option("--time-scale", type=click.FloatRange(min=1.0), default=None,
-              help="Run manual time K times faster (default 10; a stack already up keeps its own scale).")  # fmt: skip
+@drill_time_scale("Run manual time K times faster.")
 @click.option("--break", "breaks", multiple=True, metavar="PATH",
               help="Switch a safety path off on purpose: detection, rollback, restart, lock-release.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ce_drill.cli.common import EXIT_FAILED, echo_json
+from ce_drill.cli.timescale import drill_time_scale
 
 if TYPE_CHECKING:
     from ce_drill.stack import Stack
@@ -73,12 +74,7 @@ def install() -> None:
 
 
 @group.command()
-@click.option(
-    "--time-scale",
-    type=float,
-    default=None,
-    help="Replay the manual K times faster (rules, rollback phases, restarts). Default 1.",
-)
+@drill_time_scale("Replay the manual K times faster (rules, rollback phases, restarts).")
 @click.option(
     "--port-base", type=click.IntRange(1024, 65000), default=None, help="First port of the stack's block."
 )
@@ -264,7 +260,6 @@ def deploy(
 ) -> None:
     """Roll VERSION out: canary → blue-green → full switch; exit 1 if it was rolled back."""
     from ce_drill.stack import StackError
-    from sim.playbook import Playbook
 
     stack = _stack(run_dir)
     since = time.time()
@@ -279,12 +274,10 @@ def deploy(
     if not wait:
         echo_json(plan) if as_json else click.echo(f"deploying {version}: {plan}")
         return
-    state = stack.state()
-    if state is None:
+    if stack.state() is None:
         raise StackError(f"the stack in {stack.run_dir} went down during the deployment")
-    pb = Playbook.load(state.playbook) if state.playbook else Playbook.default()
     # Every phase is held for its rollback delay; pods take seconds to start on top.
-    deadline = time.monotonic() + sum(p.delay_s for p in pb.auto_rollback.phases) / state.time_scale + 120
+    deadline = time.monotonic() + sum(p.hold_wall_s for p in stack.plan().phases) + 120
     shown = 0
     finished = None
     while finished is None:

@@ -1,23 +1,34 @@
-"""What a finished drill left behind: the Chaos Toolkit journal, the stack's timeline, Prometheus's history.
+"""What a finished drill left behind, gathered once: journal, timeline, Prometheus history, stack state.
 
 The journal says what the experiment did (and its exit code says nothing:
 ``chaos run`` exits 0 even when the method failed); the stack's timeline says
 what the system did and when, on one clock; Prometheus's range queries say
-when an alert's condition started to hold.
+when each alert's condition held; the stack itself says which version its
+pods serve, which faults they still carry, which lock sessions remain and
+whether PostgreSQL has every write the service acknowledged.
+
+:func:`gather` does all the I/O; :class:`Evidence` is plain data, written as
+``evidence.json`` beside the scorecard, so the judge
+(:func:`ce_drill.drill.judge.judge`) is a pure function of plan and evidence
+and can be tested on recorded drills.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
+from ce_drill.plan import DrillPlan
 from ce_drill.stack import Stack
-from ce_drill.stack.timeline import Event, Timeline
+from ce_drill.stack.timeline import Event
 
 
 @dataclass(frozen=True)
@@ -45,96 +56,193 @@ class Journal:
                 return run.get("output")
         return None
 
-    def failed_activities(self) -> list[str]:
-        return [
-            str(r.get("activity", {}).get("name"))
-            for r in (self.data.get("run") or []) + (self.data.get("rollbacks") or [])
-            if r.get("status") != "succeeded"
-        ]
+
+@dataclass(frozen=True)
+class WriteAudit:
+    """Acknowledged writes against PostgreSQL; ``error`` when the database could not be asked."""
+
+    acknowledged: int = 0
+    lost: tuple[int, ...] = ()
+    error: str | None = None
 
 
 @dataclass(frozen=True)
 class Evidence:
-    stack: Stack
     journal: Journal | None
-    timeline: Timeline
+    events: tuple[Event, ...]
     started_ts: float
     ended_ts: float
+    held: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    """Per alert condition (PromQL), the evaluation instants (Unix time) at which it held."""
+    pod_versions: dict[str, str | None] = field(default_factory=dict)
+    pod_faults: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Faults still set on each pod after the drill (empty where none or the pod is down)."""
+    lock_sessions: tuple[int, ...] | None = ()
+    """Drill lock sessions still in PostgreSQL; None when the database could not be asked."""
+    writes: WriteAudit = field(default_factory=WriteAudit)
 
-    def events(self, kind: str, **match: Any) -> list[Event]:
-        return self.timeline.of(kind, **match)
+    # --- the timeline ---------------------------------------------------------------
+
+    def of(self, kind: str, **match: Any) -> list[Event]:
+        return [
+            e for e in self.events if e.kind == kind and all(e.data.get(k) == v for k, v in match.items())
+        ]
 
     def first(self, kind: str, **match: Any) -> Event | None:
-        return self.timeline.first(kind, **match)
+        found = self.of(kind, **match)
+        return found[0] if found else None
 
-    def firing(self, alertname: str) -> Event | None:
-        """The first notification that ``alertname`` is firing (the receiver's clock)."""
-        for event in self.timeline.of("notification", status="firing"):
-            for alert in event.get("alerts") or []:
-                if alert.get("alertname") == alertname and alert.get("status", "firing") == "firing":
-                    return event
-        return None
+    def notifications(self, alertname: str, status: str = "firing") -> list[tuple[Event, dict[str, Any]]]:
+        """Every receiver notification carrying ``alertname`` in ``status``, with the alert itself."""
+        return [
+            (event, alert)
+            for event in self.of("notification")
+            for alert in event.get("alerts") or []
+            if alert.get("alertname") == alertname and alert.get("status", event.get("status")) == status
+        ]
 
-    def fired_at(self, alertname: str) -> float | None:
-        """When Prometheus started firing ``alertname`` (the notification's ``startsAt``), Unix time."""
-        import datetime as dt
+    def severities_fired(self, since_ts: float) -> set[str]:
+        """Severities of every alert notified as firing from ``since_ts`` on."""
+        return {
+            str(alert["severity"])
+            for event in self.of("notification", status="firing")
+            if event.ts >= since_ts
+            for alert in event.get("alerts") or []
+            if alert.get("status", "firing") == "firing" and alert.get("severity")
+        }
 
-        event = self.firing(alertname)
-        if event is None:
-            return None
-        for alert in event.get("alerts") or []:
-            if alert.get("alertname") == alertname and alert.get("starts_at"):
-                text = str(alert["starts_at"]).replace("Z", "+00:00")
-                # Go writes nanoseconds; Python's parser takes microseconds.
-                text = re.sub(r"(\.\d{6})\d+", r"\1", text)
-                return dt.datetime.fromisoformat(text).timestamp()
-        return event.ts
+    # --- storage ---------------------------------------------------------------------
 
-    def severities_fired(self, since_ts: float) -> list[str]:
-        """Severities of every alert that fired from ``since_ts`` on."""
-        return sorted(
-            {
-                str(alert.get("severity"))
-                for event in self.timeline.of("notification", status="firing")
-                if event.ts >= since_ts
-                for alert in event.get("alerts") or []
-                if alert.get("status", "firing") == "firing" and alert.get("severity")
-            }
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "journal": None if self.journal is None else self.journal.data,
+            "events": [
+                {"ts": e.ts, "t_s": e.t_s, "source": e.source, "kind": e.kind, "data": e.data}
+                for e in self.events
+            ],
+            "started_ts": self.started_ts,
+            "ended_ts": self.ended_ts,
+            "held": {expr: list(ts) for expr, ts in self.held.items()},
+            "pod_versions": self.pod_versions,
+            "pod_faults": self.pod_faults,
+            "lock_sessions": None if self.lock_sessions is None else list(self.lock_sessions),
+            "writes": {
+                "acknowledged": self.writes.acknowledged,
+                "lost": list(self.writes.lost),
+                "error": self.writes.error,
+            },
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Evidence:
+        writes = data.get("writes") or {}
+        return cls(
+            journal=None if data.get("journal") is None else Journal(data["journal"]),
+            events=tuple(Event(e["ts"], e["t_s"], e["source"], e["kind"], e["data"]) for e in data["events"]),
+            started_ts=float(data["started_ts"]),
+            ended_ts=float(data["ended_ts"]),
+            held={expr: tuple(ts) for expr, ts in (data.get("held") or {}).items()},
+            pod_versions=dict(data.get("pod_versions") or {}),
+            pod_faults=dict(data.get("pod_faults") or {}),
+            lock_sessions=None if data.get("lock_sessions") is None else tuple(data["lock_sessions"]),
+            writes=WriteAudit(
+                int(writes.get("acknowledged", 0)), tuple(writes.get("lost") or ()), writes.get("error")
+            ),
         )
 
-    def severity_of(self, alertname: str) -> str | None:
-        for event in self.timeline.of("notification"):
-            for alert in event.get("alerts") or []:
-                if alert.get("alertname") == alertname:
-                    return str(alert.get("severity"))
+
+def fired_at(alert: dict[str, Any], fallback_ts: float) -> float:
+    """When Prometheus started firing an alert (its ``startsAt``), Unix time."""
+    text = str(alert.get("starts_at") or "")
+    if not text:
+        return fallback_ts
+    # Go writes nanoseconds; Python's parser takes microseconds.
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text.replace("Z", "+00:00"))
+    try:
+        return dt.datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return fallback_ts
+
+
+def gather(
+    stack: Stack,
+    plan: DrillPlan,
+    journal: Journal | None,
+    *,
+    started_ts: float,
+    ended_ts: float,
+    alerts: tuple[str, ...],
+) -> Evidence:
+    """Read everything the judge needs from the stack, once, right after the drill."""
+    events = stack.timeline().since(started_ts).events
+    state = stack.state()
+    held: dict[str, tuple[float, ...]] = {}
+    if state is not None:
+        for name in alerts:
+            rule = plan.alert(name)
+            if rule is not None:
+                held[rule.expr] = _held(
+                    state.urls["prometheus"], rule.expr, started_ts, ended_ts, plan.evaluation_interval_s
+                )
+    status = stack.status().to_json()
+    versions = {c["name"]: c.get("version") for c in status["components"] if c["name"].startswith("pod-")}
+    faults: dict[str, dict[str, Any]] = {}
+    for slot, base in stack.pod_urls().items():
+        fault = _get_json(base + "/-/fault")
+        if isinstance(fault, dict) and any(fault.values()):
+            faults[slot] = fault
+    return Evidence(
+        journal=journal,
+        events=events,
+        started_ts=started_ts,
+        ended_ts=ended_ts,
+        held=held,
+        pod_versions=versions,
+        pod_faults=faults,
+        lock_sessions=_lock_sessions(stack),
+        writes=_writes(stack),
+    )
+
+
+def _held(prometheus: str, expr: str, start: float, end: float, step_s: float) -> tuple[float, ...]:
+    query = urllib.parse.urlencode({"query": expr, "start": start, "end": end, "step": step_s})
+    try:
+        with urllib.request.urlopen(prometheus.rstrip("/") + "/api/v1/query_range?" + query, timeout=10) as r:
+            payload = json.loads(r.read())
+    except (OSError, ValueError):
+        return ()
+    return tuple(
+        sorted({float(v[0]) for s in payload.get("data", {}).get("result", []) for v in s["values"]})
+    )
+
+
+def _get_json(address: str) -> Any:
+    try:
+        with urllib.request.urlopen(address, timeout=3) as response:
+            return json.loads(response.read())
+    except (OSError, ValueError):
+        return None  # a pod that is down carries no fault
+
+
+def _lock_sessions(stack: Stack) -> tuple[int, ...] | None:
+    from ce_drill.chaos.lockholder import APPLICATION_NAME
+
+    state = stack.state()
+    if state is None:
+        return ()
+    try:
+        with psycopg.connect(state.urls["postgres"], connect_timeout=5, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (APPLICATION_NAME,)
+            ).fetchall()
+    except psycopg.Error:
         return None
+    return tuple(int(r[0]) for r in rows)
 
-    def condition_onset(self, expr: str, step_s: float = 1.0, before_ts: float | None = None) -> float | None:
-        """When ``expr`` began to hold without a break up to ``before_ts`` (Unix time), from Prometheus.
 
-        An alert's ``for`` restarts whenever its condition stops holding, so the
-        clock runs from the start of the unbroken stretch that led to the alert.
-        """
-        state = self.stack.state()
-        if state is None:
-            return None
-        query = urllib.parse.urlencode(
-            {"query": expr, "start": self.started_ts, "end": self.ended_ts, "step": step_s}
-        )
-        address = state.urls["prometheus"].rstrip("/") + "/api/v1/query_range?" + query
-        try:
-            with urllib.request.urlopen(address, timeout=10) as response:
-                payload = json.loads(response.read())
-        except (OSError, ValueError):
-            return None
-        stamps = sorted({float(v[0]) for s in payload.get("data", {}).get("result", []) for v in s["values"]})
-        if before_ts is not None:
-            stamps = [t for t in stamps if t <= before_ts]
-        if not stamps:
-            return None
-        onset = stamps[-1]
-        for earlier in reversed(stamps[:-1]):
-            if onset - earlier > 1.5 * step_s:
-                break
-            onset = earlier
-        return onset
+def _writes(stack: Stack) -> WriteAudit:
+    try:
+        lost = stack.lost_writes()
+        return WriteAudit(len(stack.acknowledged_writes()), tuple(lost))
+    except (OSError, psycopg.Error, ValueError) as exc:
+        return WriteAudit(error=str(exc))

@@ -26,7 +26,8 @@ from pathlib import Path
 from types import FrameType, MappingProxyType
 from typing import Any
 
-from ce_drill.drill.scorecard import Check, Scorecard, junit_xml
+from ce_drill.drill.scorecard import Check, CheckKind, Scorecard, junit_xml
+from ce_drill.plan.timing import DEFAULT_DRILL_TIME_SCALE, Timing
 
 SUITES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
@@ -125,23 +126,28 @@ def _relative(path: Path, root: Path) -> str:
 
 
 def error_card(
-    scenario: str, scale: float, error: str, wall_s: float, *, interrupted: bool = False
+    scenario: str, timing: Timing, error: str, wall_s: float, *, interrupted: bool = False
 ) -> Scorecard:
     """The scorecard of a drill that could not be judged: one ``error`` check naming what went wrong."""
     if interrupted:
         check = Check(
-            "error", "The drill ran to its end", "error", "interrupted", "ran to the end", detail=error
+            CheckKind.RAN_TO_END,
+            "The drill ran to its end",
+            "error",
+            "interrupted",
+            "ran to the end",
+            detail=error,
         )
     else:
         check = Check(
-            "error",
+            CheckKind.RAN_TO_END,
             "The drill ran to its end",
             "error",
             error,
             "no unexpected exception",
             detail=f"traceback in {scenario}/error.txt",
         )
-    return Scorecard(scenario, scale, [check], wall_s=wall_s, interrupted=interrupted)
+    return Scorecard(scenario, timing, [check], wall_s=wall_s, interrupted=interrupted)
 
 
 def read_timeline(out: Path, since: float) -> list[dict[str, Any]]:
@@ -169,15 +175,15 @@ def _report(out: Path, card: Scorecard, since: float) -> Path:
         return html
     from ce_drill.report.drill import write_drill_report
 
-    return write_drill_report(out, card.to_json(), read_timeline(out, since))["html"]
+    return write_drill_report(out, card, read_timeline(out, since))["html"]
 
 
 def _crashed(
-    scenario: str, out: Path, exc: Exception, *, scale: float, wall_s: float, since: float
+    scenario: str, out: Path, exc: Exception, *, timing: Timing, wall_s: float, since: float
 ) -> DrillResult:
     error = f"{type(exc).__name__}: {exc}"
     (out / "error.txt").write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
-    card = error_card(scenario, scale, error, wall_s)
+    card = error_card(scenario, timing, error, wall_s)
     return DrillResult(scenario, card, out, _report(out, card, since), error)
 
 
@@ -186,12 +192,13 @@ def run_one(scenario: str, out: Path, *, time_scale: float | None, progress: boo
     out.mkdir(parents=True, exist_ok=True)
     since = time.time() - 1.0  # file systems with coarse timestamps round down
     started = time.monotonic()
-    scale = time_scale or 1.0
+    # The clock of a drill that never got its stack's plan: the scale it asked for.
+    timing = Timing.create(time_scale or DEFAULT_DRILL_TIME_SCALE)
     try:
         # Looked up when a drill starts: the runner pulls in Chaos Toolkit and the stack.
         from ce_drill.drill.runner import DrillInterrupted, run_drill
     except ImportError as exc:
-        return _crashed(scenario, out, exc, scale=scale, wall_s=0.0, since=since)
+        return _crashed(scenario, out, exc, timing=timing, wall_s=0.0, since=since)
     try:
         card = run_drill(scenario, time_scale=time_scale, breaks=(), out=out, progress=progress)
     except DrillInterrupted as exc:
@@ -199,11 +206,11 @@ def run_one(scenario: str, out: Path, *, time_scale: float | None, progress: boo
         report = _report(out, exc.card, since)
         card = exc.card
         if not card.checks:  # so that CI shows the interrupted drill as an error, not as nothing
-            card = error_card(scenario, card.scale, "stopped by a signal", card.wall_s, interrupted=True)
+            card = error_card(scenario, card.timing, "stopped by a signal", card.wall_s, interrupted=True)
         card.interrupted = True
         return DrillResult(scenario, card, out, report)
     except Exception as exc:  # a broken drill is a failed drill, not a broken game day
-        return _crashed(scenario, out, exc, scale=scale, wall_s=time.monotonic() - started, since=since)
+        return _crashed(scenario, out, exc, timing=timing, wall_s=time.monotonic() - started, since=since)
     return DrillResult(scenario, card, out, _report(out, card, since))
 
 
@@ -257,7 +264,13 @@ def run_gameday(
             day.interrupted = True
             if current is not None:
                 wall = time.monotonic() - drill_started
-                card = error_card(current, time_scale or 1.0, "interrupted", wall, interrupted=True)
+                card = error_card(
+                    current,
+                    Timing.create(time_scale or DEFAULT_DRILL_TIME_SCALE),
+                    "interrupted",
+                    wall,
+                    interrupted=True,
+                )
                 since = time.time() - wall - 1.0
                 day.results.append(
                     DrillResult(current, card, out / current, _report(out / current, card, since))

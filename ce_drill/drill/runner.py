@@ -26,20 +26,21 @@ from rich.live import Live
 
 from ce_drill.chaos import actions
 from ce_drill.drill import scenarios
-from ce_drill.drill.evidence import Evidence, Journal
-from ce_drill.drill.judge import Judge
+from ce_drill.drill.evidence import Journal, gather
+from ce_drill.drill.judge import Expectation, judge
 from ce_drill.drill.scorecard import Scorecard, junit_xml
-from ce_drill.rules.generate import build
+from ce_drill.plan import DrillPlan
+from ce_drill.plan.timing import DEFAULT_DRILL_TIME_SCALE
 from ce_drill.stack import Stack
 from ce_drill.stack.config import DEFAULT_PORT_BASE, Ports, default_run_dir
-from sim.playbook import Playbook, bundled_path
+from sim.playbook import bundled_path
 from sim.units import format_duration
 
-DEFAULT_TIME_SCALE = 10.0
-"""Manual time runs 10x faster: the shortest `for` (1 min) is 6 scrapes, range windows 30 scrapes,
-the rollout phases 6/12/30 s (long enough for the deployer's checks), a P1 RTO 90 s."""
 BREAK_PORT_OFFSET = 100
 STOP_GRACE_S = 120.0
+SETTLE_WINDOWS = 8
+"""A quiet stack is waited for at most this many range windows (a previous drill's alerts
+resolve once their window has no bad samples left)."""
 
 
 class DrillInterrupted(Exception):  # noqa: N818 - a stop, not an error
@@ -61,47 +62,43 @@ def run_drill(
 ) -> Scorecard:
     drill = scenarios.load(scenario)
     scenarios.check_breaks(drill, breaks)
+    expect = Expectation.from_extension(drill.expect)
     out.mkdir(parents=True, exist_ok=True)
-    pb = Playbook.default()
     console = Console(stderr=True, quiet=not progress)
-    playbook_path = _playbook_for(drill, breaks, out)
-    stack, broken_stack = _stack_for(breaks, run_dir or default_run_dir(), time_scale, playbook_path)
-    state = stack.state()
-    assert state is not None
-    scale = state.time_scale
-    _settle(stack, console)
-    card = Scorecard(drill.name, scale, broken=breaks)
+    base_dir = run_dir or default_run_dir()
+    playbook_path = _playbook_for(drill, breaks, out, Stack(base_dir))
+    stack, broken_stack = _stack_for(breaks, base_dir, time_scale, playbook_path)
+    # Everything below — durations passed to the experiment, the judge's targets, the report's
+    # manual time — comes from the plan the stack was started with, never from a playbook of its own.
+    plan = stack.plan()
+    _settle(stack, plan, console)
     started = time.time()
     journal_path = out / "journal.json"
     journal_path.unlink(missing_ok=True)
-    env = {
-        **os.environ,
-        "CE_DRILL_RUN_DIR": str(stack.run_dir),
-        "CE_DRILL_BREAKS": ",".join(breaks),
-        "CE_DRILL_PLAYBOOK": str(playbook_path) if playbook_path else "",
-    }
+    env = {**os.environ, "CE_DRILL_RUN_DIR": str(stack.run_dir), "CE_DRILL_BREAKS": ",".join(breaks)}
+    variables = plan.experiment_vars(expect.alerts, expect.severity)
     command = [
         str(Path(sys.executable).with_name("chaos")), "--no-version-check", "--log-file", str(out / "chaos.log"),
-        "run", "--rollback-strategy", "always", "--journal-path", str(journal_path), str(drill.path),
+        "run", "--rollback-strategy", "always", "--journal-path", str(journal_path),
+        *(arg for key, value in variables.items() for arg in ("--var", f"{key}:float={value}")),
+        str(drill.path),
     ]  # fmt: skip
-    rto_manual = pb.severity(str(drill.expect.get("severity", "P1"))).rto_s
-    line = lambda stopping: _status_line(stack, drill.name, started, scale, rto_manual, stopping)  # noqa: E731
+    rto_manual_s = plan.severity(expect.severity).rto_manual_s
+    line = lambda stopping: _status_line(stack, plan, drill.name, started, rto_manual_s, stopping)  # noqa: E731
     interrupted = _run_chaos(command, env, console, line)
     ended = time.time()
-    card.wall_s = ended - started
     if interrupted:
-        card.interrupted = True
+        card = Scorecard(drill.name, plan.timing, broken=breaks, wall_s=ended - started, interrupted=True,
+                         playbook=plan.playbook_path)  # fmt: skip
         _remove_faults(stack)
         _write(out, card, stack, started)
         raise DrillInterrupted(card)
-    evidence = Evidence(stack, Journal.load(journal_path), stack.timeline().since(started), started, ended)
-    rules = build(Playbook.load(playbook_path) if playbook_path else pb, scale=scale, scrape_interval_s=1.0)
-    judge = Judge(
-        pb, evidence, scenario=drill.name, expect=drill.expect, scale=scale,
-        alerts={a.name: a for a in rules.alerts}, eval_interval_s=rules.timing.scrape_ms / 1000,
-        group_wait_s=rules.timing.group_wait_ms / 1000,
-    )  # fmt: skip
-    card.checks = judge.checks()
+    evidence = gather(
+        stack, plan, Journal.load(journal_path), started_ts=started, ended_ts=ended, alerts=expect.alerts
+    )
+    (out / "evidence.json").write_text(json.dumps(evidence.to_json(), ensure_ascii=False), encoding="utf-8")
+    (out / "plan.json").write_text(plan.model_dump_json(indent=2), encoding="utf-8")
+    card = judge(plan, evidence, expect, scenario=drill.name, broken=breaks)
     # Whatever a break left in place goes now, after it was judged.
     _remove_faults(stack)
     if broken_stack:
@@ -116,13 +113,13 @@ def _stack_for(
     """The stack to drill: the usual one, or a fresh one of its own when a break changes the stack itself."""
     if not {"detection", "restart"} & set(breaks):
         stack = Stack(base_dir)
-        stack.up(time_scale or DEFAULT_TIME_SCALE) if stack.state() is None else stack.up(time_scale)
+        stack.up(time_scale or DEFAULT_DRILL_TIME_SCALE) if stack.state() is None else stack.up(time_scale)
         return stack, False
     stack = Stack(base_dir.with_name(base_dir.name + "-break"))
     stack.down()
     ports = Ports.from_base(DEFAULT_PORT_BASE + BREAK_PORT_OFFSET)
     stack.up(
-        time_scale or DEFAULT_TIME_SCALE,
+        time_scale or DEFAULT_DRILL_TIME_SCALE,
         ports=ports,
         playbook=playbook_path,
         restart_pods="restart" not in breaks,
@@ -158,7 +155,7 @@ def _run_chaos(
     return bool(interrupted)
 
 
-def _settle(stack: Stack, console: Console, timeout_s: float = 240.0) -> None:
+def _settle(stack: Stack, plan: DrillPlan, console: Console) -> None:
     """Wait for a quiet stack: steady state holding and no alert firing or pending.
 
     A fresh stack has no recorded rates for a window or so; a previous drill's
@@ -169,7 +166,7 @@ def _settle(stack: Stack, console: Console, timeout_s: float = 240.0) -> None:
     from ce_drill.chaos.probes import service_healthy, verification_holds
 
     config = {"ce_drill_run_dir": str(stack.run_dir)}
-    deadline = time.time() + timeout_s
+    deadline = time.time() + SETTLE_WINDOWS * plan.range_window_wall_s
     with console.status("waiting for a quiet stack before injecting anything…"):
         while time.time() < deadline:
             try:
@@ -185,14 +182,15 @@ def _settle(stack: Stack, console: Console, timeout_s: float = 240.0) -> None:
             time.sleep(1.0)
 
 
-def _playbook_for(drill: scenarios.Drill, breaks: tuple[str, ...], out: Path) -> Path | None:
-    """For ``--break detection``: a copy of the playbook without the alerts this drill expects."""
+def _playbook_for(drill: scenarios.Drill, breaks: tuple[str, ...], out: Path, usual: Stack) -> Path | None:
+    """For ``--break detection``: a copy of the usual stack's playbook without the alerts this drill expects."""
     if "detection" not in breaks:
         return None
     from ce_drill.drill.breaks import without_alerts
 
+    base = Path(usual.plan().playbook_path) if usual.state() is not None else bundled_path()
     path = out / "playbook-detection-broken.yaml"
-    path.write_text(without_alerts(bundled_path(), drill.expect.get("alerts", [])), encoding="utf-8")
+    path.write_text(without_alerts(base, drill.expect.get("alerts", [])), encoding="utf-8")
     return path
 
 
@@ -217,7 +215,7 @@ def _remove_faults(stack: Stack) -> None:
 
 
 def _status_line(  # noqa: PLR0917 - bound once in run_drill
-    stack: Stack, name: str, started: float, scale: float, rto_s: float, stopping: bool
+    stack: Stack, plan: DrillPlan, name: str, started: float, rto_s: float, stopping: bool
 ) -> str:
     events = stack.timeline().since(started)
     phase = "starting"
@@ -229,7 +227,7 @@ def _status_line(  # noqa: PLR0917 - bound once in run_drill
         elif event.kind == "rollback_started":
             phase = "rolling back"
     wall = time.time() - started
-    manual = format_duration(round(wall * scale))
+    manual = format_duration(round(plan.manual_s(wall)))
     prefix = "[yellow]stopping, removing faults…[/] " if stopping else ""
     return (
         f"{prefix}[bold]{name}[/] {phase} — {wall:5.1f} s wall = {manual} manual "
@@ -249,4 +247,4 @@ def _write(out: Path, card: Scorecard, stack: Stack, started: float) -> None:
     (out / "timeline.json").write_text(json.dumps(events, ensure_ascii=False, indent=2), encoding="utf-8")
     from ce_drill.report.drill import write_drill_report
 
-    write_drill_report(out, card.to_json(), events)
+    write_drill_report(out, card, events)

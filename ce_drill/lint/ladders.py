@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ce_drill.lint.finding import Cite, Finding
+from sim.compare import OPS, severity_rank
 from sim.fields import ManualRef
 from sim.playbook import Playbook
 from sim.units import format_duration, format_percent
@@ -23,15 +24,6 @@ from sim.units import format_duration, format_percent
 _DEFINITION_METRICS = {
     "response_time_above_s": "claude_enhancer:p95_response_time",
     "error_rate_above": "claude_enhancer:error_rate",
-}
-
-_OPS = {
-    ">": lambda v, t: v > t,
-    ">=": lambda v, t: v >= t,
-    "<": lambda v, t: v < t,
-    "<=": lambda v, t: v <= t,
-    "==": lambda v, t: v == t,
-    "!=": lambda v, t: v != t,
 }
 
 
@@ -48,12 +40,7 @@ class Rung:
     cite: Cite
 
     def holds(self, value: float) -> bool:
-        return bool(_OPS[self.op](value, self.threshold))
-
-
-def rank(severity: str) -> int:
-    """P1 is the most severe: a smaller rank wins."""
-    return int(severity[1:])
+        return OPS[self.op](value, self.threshold)
 
 
 def show(value: float, unit: str) -> str:
@@ -97,7 +84,7 @@ def rungs(pb: Playbook) -> list[Rung]:
 
 def _verdict(ladder: list[Rung], value: float) -> Rung | None:
     holding = [r for r in ladder if r.holds(value)]
-    return min(holding, key=lambda r: rank(r.severity)) if holding else None
+    return min(holding, key=lambda r: severity_rank(r.severity)) if holding else None
 
 
 def _probe_points(thresholds: list[float]) -> list[float]:
@@ -166,7 +153,9 @@ def _gaps(
     uncovered = [v for v in points if _verdict(matrix, v) is not None and _verdict(rules, v) is None]
     if not uncovered:
         return
-    culprits = sorted({r for v in uncovered for r in matrix if r.holds(v)}, key=lambda r: rank(r.severity))
+    culprits = sorted(
+        {r for v in uncovered for r in matrix if r.holds(v)}, key=lambda r: severity_rank(r.severity)
+    )
     where = _range(uncovered, [r.threshold for r in rules + matrix], matrix[0].unit)
     what = "no detection rule watches it at all" if not rules else "no detection rule fires there"
     yield Finding(

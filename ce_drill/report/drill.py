@@ -3,9 +3,11 @@
 :func:`write_drill_report` writes ``report.html`` (one self-contained file:
 the timeline chart embedded as base64 PNG, styles inline, nothing fetched
 from the network), ``report.md`` (the same, linking ``timeline.png`` beside
-it) and ``timeline.png``.  It reads the scorecard as
-:meth:`~ce_drill.drill.scorecard.Scorecard.to_json` writes it and the drill's
-event timeline as dicts (``t_s``, ``at``, ``source``, ``kind``, ``data``).
+it) and ``timeline.png``.  It reads a typed
+:class:`~ce_drill.drill.scorecard.Scorecard` (``Scorecard.from_json`` reads one
+back from ``scorecard.json``) and the drill's event timeline as dicts
+(``t_s``, ``at``, ``source``, ``kind``, ``data``); manual time is the
+scorecard's clock's, the drill plan's.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from ce_drill.drill.scorecard import Check, CheckKind, Scorecard
 from ce_drill.report import fmt
 from ce_drill.report.drill_charts import Event, alerts_of, drill_timeline, events, lane_of
 from ce_drill.report.html import CSS
@@ -28,7 +31,6 @@ from ce_drill.report.tables import Cell, Table
 
 STATUS_CLASS = {"passed": "on track", "failed": "at risk", "error": "watch"}
 """Check status → the forecast report's colour classes (green, red, amber)."""
-RTO_WORDS = ("rto", "restor")
 FAULT_KINDS = ("fault_injected", "lock_held", "deploy_started")
 """What starts the incident a drill's RTO is counted from, in order of preference."""
 MAX_WHAT = 180
@@ -48,43 +50,36 @@ CHART_CAPTION = (
 
 @dataclass(frozen=True)
 class DrillReport:
-    card: Mapping[str, Any]
+    card: Scorecard
     events: list[Event]
     rto_deadline_s: float | None
     png: bytes
 
     @property
     def scenario(self) -> str:
-        return str(self.card.get("scenario", "drill"))
+        return self.card.scenario
 
     @property
     def verdict(self) -> str:
-        return str(self.card.get("verdict", "failed"))
+        return "passed" if self.card.passed else "failed"
 
     @property
     def scale(self) -> float:
-        return float(self.card.get("time_scale") or 1.0)
+        return self.card.scale
 
     @property
-    def checks(self) -> list[Mapping[str, Any]]:
-        return list(self.card.get("checks") or [])
+    def checks(self) -> list[Check]:
+        return self.card.checks
 
     @property
-    def failed(self) -> list[Mapping[str, Any]]:
-        return [c for c in self.checks if c.get("status") != "passed"]
+    def failed(self) -> list[Check]:
+        return self.card.failed_checks()
 
 
-def rto_deadline(card: Mapping[str, Any], evs: Sequence[Event]) -> float | None:
+def rto_deadline(card: Scorecard, evs: Sequence[Event]) -> float | None:
     """When, on the drill's clock, service had to be back: the RTO check's target after the fault began."""
-    target = next(
-        (
-            c.get("target_wall_s")
-            for c in card.get("checks") or []
-            if c.get("target_wall_s") is not None
-            and any(w in f"{c.get('id', '')} {c.get('title', '')}".lower() for w in RTO_WORDS)
-        ),
-        None,
-    )
+    check = card.check(CheckKind.RTO)
+    target = None if check is None else check.target_wall_s
     if target is None:
         return None
     for kind in FAULT_KINDS:
@@ -94,18 +89,17 @@ def rto_deadline(card: Mapping[str, Any], evs: Sequence[Event]) -> float | None:
     return float(target)
 
 
-def build(card: Mapping[str, Any], timeline: Sequence[Mapping[str, Any]]) -> DrillReport:
+def build(card: Scorecard, timeline: Sequence[Mapping[str, Any]]) -> DrillReport:
     evs = events(timeline)
     deadline = rto_deadline(card, evs)
-    scale = float(card.get("time_scale") or 1.0)
     lanes = len({lane_of(ev) for ev in evs} - {None})
     image = png(
         lambda ax: drill_timeline(
             ax[0],
             timeline,
-            time_scale=scale,
+            timing=card.timing,
             rto_deadline_s=deadline,
-            title=f"Drill {card.get('scenario', '')}",
+            title=f"Drill {card.scenario}",
         ),
         width=11,
         height=min(2.2 + 0.45 * lanes, 6.5),
@@ -114,7 +108,7 @@ def build(card: Mapping[str, Any], timeline: Sequence[Mapping[str, Any]]) -> Dri
 
 
 def write_drill_report(
-    out: Path, scorecard: Mapping[str, Any], timeline: Sequence[Mapping[str, Any]]
+    out: Path, scorecard: Scorecard, timeline: Sequence[Mapping[str, Any]]
 ) -> dict[str, Path]:
     """Write ``timeline.png``, ``report.html`` and ``report.md`` into ``out``; return their paths."""
     report = build(scorecard, timeline)
@@ -126,27 +120,26 @@ def write_drill_report(
     return paths
 
 
-def manual_ref(check: Mapping[str, Any]) -> str:
-    lines = check.get("manual_lines") or []
-    where = ""
-    if len(lines) == 2:
-        where = f"L{lines[0]}" if lines[0] == lines[1] else f"L{lines[0]}–{lines[1]}"
-    return " ".join(part for part in (where, str(check.get("manual_section") or "")) if part)
+def manual_ref(check: Check) -> str:
+    ref = check.source
+    if ref is None:
+        return ""
+    where = f"L{ref.first_line}" if ref.first_line == ref.last_line else f"L{ref.first_line}–{ref.last_line}"
+    return " ".join(part for part in (where, ref.section) if part)
 
 
 def scorecard_table(report: DrillReport) -> Table:
     rows = []
     for c in report.checks:
-        status = str(c.get("status", "error"))
         rows.append(
             (
-                Cell(status, STATUS_CLASS.get(status, "watch")),
-                Cell(str(c.get("id", ""))),
-                Cell(str(c.get("title", ""))),
-                Cell(str(c.get("measured", ""))),
-                Cell(str(c.get("target", ""))),
+                Cell(c.status, STATUS_CLASS.get(c.status, "watch")),
+                Cell(c.id),
+                Cell(c.title),
+                Cell(c.measured),
+                Cell(c.target),
                 Cell(manual_ref(c)),
-                Cell(str(c.get("detail", ""))),
+                Cell(c.detail),
             )
         )
     return Table(("status", "check", "promise", "measured", "target", "manual", "detail"), rows)
@@ -172,7 +165,7 @@ def events_table(report: DrillReport) -> Table:
     rows = [
         (
             Cell(f"{ev.t_s:.1f}"),
-            Cell(fmt.duration(ev.t_s * report.scale)),
+            Cell(fmt.duration(report.card.timing.manual_s(ev.t_s))),
             Cell(ev.at),
             Cell(ev.source),
             Cell(ev.kind),
@@ -186,10 +179,10 @@ def events_table(report: DrillReport) -> Table:
 def facts(report: DrillReport) -> list[tuple[str, str]]:
     """The run's particulars: time scale, wall time, breaks, start, interruption."""
     card = report.card
-    broken = [str(b) for b in card.get("break") or []]
+    broken = list(card.broken)
     out = [
         ("time scale", f"{report.scale:g}× (manual time = wall × {report.scale:g})"),
-        ("wall time", f"{float(card.get('wall_s') or 0.0):.1f} s"),
+        ("wall time", f"{card.wall_s:.1f} s"),
         (
             "breaks applied",
             ", ".join(broken) + " — disabled on purpose; the drill is expected to fail" if broken else "none",
@@ -199,7 +192,9 @@ def facts(report: DrillReport) -> list[tuple[str, str]]:
         out.append(("started", report.events[0].at))
     if report.rto_deadline_s is not None:
         out.append(("RTO deadline", f"{report.rto_deadline_s:.1f} s after the drill started"))
-    if card.get("interrupted"):
+    if card.playbook:
+        out.append(("playbook", card.playbook))
+    if card.interrupted:
         out.append(("interrupted", "yes — the drill did not run to the end"))
     return out
 
@@ -207,19 +202,19 @@ def facts(report: DrillReport) -> list[tuple[str, str]]:
 def _nothing_failed(report: DrillReport) -> str:
     if report.checks:
         return "Every check passed."
-    why = " — the drill was interrupted" if report.card.get("interrupted") else ""
+    why = " — the drill was interrupted" if report.card.interrupted else ""
     return f"No check was judged{why}."
 
 
-def _failed_line(c: Mapping[str, Any]) -> str:
-    return f"{c.get('id', '')} — {c.get('title', '')}: {c.get('measured', '')} (target {c.get('target', '')})"
+def _failed_line(c: Check) -> str:
+    return f"{c.id} — {c.title}: {c.measured} (target {c.target})"
 
 
 def render_html(report: DrillReport) -> str:
     verdict = report.verdict
     klass = STATUS_CLASS.get(verdict, "at risk").replace(" ", "-")
     failed = "".join(f"<li>{escape(_failed_line(c))}</li>" for c in report.failed)
-    counts = {s: sum(1 for c in report.checks if c.get("status") == s) for s in STATUS_CLASS}
+    counts = {s: sum(1 for c in report.checks if c.status == s) for s in STATUS_CLASS}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no checks"
     image = base64.b64encode(report.png).decode("ascii")
     body = [

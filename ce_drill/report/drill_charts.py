@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
 from ce_drill.report.charts import BUDGET, INK, MUTED, PALETTE, _style
+
+if TYPE_CHECKING:
+    from ce_drill.plan.timing import Timing
 
 OK = "#3b9c5a"
 LANES = (
@@ -248,7 +251,7 @@ def drill_timeline(
     ax: Axes,
     timeline: Iterable[Mapping[str, Any]],
     *,
-    time_scale: float,
+    timing: Timing,
     rto_deadline_s: float | None = None,
     title: str = "Drill timeline",
 ) -> dict[str, Any]:
@@ -267,16 +270,15 @@ def drill_timeline(
     ax.set_ylim(len(painter.lanes) - 0.4, -0.6)
     ax.set_xlim(0, end * 1.04)
     ax.set_xlabel("seconds since the drill started (wall clock)", color=INK)
-    scale = time_scale if time_scale > 0 else 1.0
 
     def to_manual(wall_s: Any) -> Any:
-        return np.asarray(wall_s, dtype=np.float64) * scale / 60
+        return timing.manual_s(np.asarray(wall_s, dtype=np.float64)) / 60
 
     def to_wall(manual_min: Any) -> Any:
-        return np.asarray(manual_min, dtype=np.float64) * 60 / scale
+        return timing.wall_s(np.asarray(manual_min, dtype=np.float64) * 60)
 
     manual = ax.secondary_xaxis("top", functions=(to_manual, to_wall))
-    manual.set_xlabel(f"manual time, minutes (wall × {scale:g})", color=INK, fontsize=9)
+    manual.set_xlabel(f"manual time, minutes (wall × {timing.scale:g})", color=INK, fontsize=9)
     manual.tick_params(colors=INK, labelsize=8)
     if painter.markers or rto is not None:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)

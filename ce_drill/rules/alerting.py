@@ -14,7 +14,7 @@ severity on the same metric (or one it covers); else the shortest among all
 detection rules of that severity; else the shortest of all.  The reason is
 kept with the rule (:attr:`AlertRule.for_basis`) and shown in its description.
 
-Every number comes from the playbook; :class:`~ce_drill.rules.timing.Timing`
+Every number comes from the playbook; :class:`~ce_drill.plan.timing.Timing`
 only compresses durations.  Latency thresholds are properties of a request,
 not of the incident's timeline, and are never compressed.
 """
@@ -26,9 +26,9 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from ce_drill.plan.timing import Timing, prom_duration
 from ce_drill.rules import contract as c
 from ce_drill.rules.recording import RecordingRule
-from ce_drill.rules.timing import Timing, prom_duration
 from sim.errors import InputError
 from sim.fields import ManualRef
 from sim.playbook import DetectionRule, MatrixCondition, Playbook, PriorityLevel

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ce_drill.plan.timing import ALERTMANAGER_REPEAT_INTERVAL_S, Timing, prom_duration
 from ce_drill.rules.config import CHANNEL_PLACEHOLDER
-from ce_drill.rules.timing import ALERTMANAGER_REPEAT_INTERVAL_S, Timing, prom_duration
 from sim.errors import InputError
 from sim.playbook import Playbook
 

@@ -1,6 +1,6 @@
 """Everything Prometheus and Alertmanager need to keep the manual's alerting promises.
 
-From one playbook and one clock (:class:`~ce_drill.rules.timing.Timing`) this
+From one playbook and one clock (:class:`~ce_drill.plan.timing.Timing`) this
 builds, in memory and deterministically:
 
 * ``recording.rules.yml`` — the manual's metrics from the raw metrics contract;
@@ -17,12 +17,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from ce_drill.plan.timing import WINDOW_FLOOR_SCRAPES, Timing, prom_duration
 from ce_drill.rules import alertmanager, k8s, promtests
 from ce_drill.rules.alerting import MATRIX_GROUP, AlertRule, alert_rules
 from ce_drill.rules.alertmanager import Routing, routing
 from ce_drill.rules.config import DEFAULT_WEBHOOK_URL
 from ce_drill.rules.recording import RecordingRule, recording_rules
-from ce_drill.rules.timing import WINDOW_FLOOR_SCRAPES, Timing, prom_duration
 from ce_drill.rules.yamltext import dump
 from sim.playbook import Playbook
 
@@ -155,11 +155,13 @@ def build(
     *,
     scale: float = 1.0,
     scrape_interval_s: float | None = None,
+    timing: Timing | None = None,
     webhook_url: str = DEFAULT_WEBHOOK_URL,
     origin: str = "playbook",
 ) -> RuleSet:
-    """Everything for ``pb`` at ``scale``; ``origin`` names the playbook file in errors."""
-    timing = Timing.create(scale, scrape_interval_s)
+    """Everything for ``pb`` at ``scale`` (or on a drill plan's ``timing``); ``origin`` names the
+    playbook file in errors."""
+    timing = timing or Timing.create(scale, scrape_interval_s)
     recording = recording_rules(pb, timing, origin)
     alerts = alert_rules(pb, timing, recording, origin)
     return RuleSet(pb, timing, recording, alerts, routing(pb, timing, origin), webhook_url)

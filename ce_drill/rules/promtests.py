@@ -25,10 +25,10 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from ce_drill.plan.timing import Timing, prom_duration
 from ce_drill.rules import contract as c
 from ce_drill.rules.alerting import TEST_INSTANCE, AlertRule, number, threshold_step
 from ce_drill.rules.recording import RecordingRule
-from ce_drill.rules.timing import Timing, prom_duration
 from sim.playbook import Playbook
 
 LEAD_IN_STEPS = 2

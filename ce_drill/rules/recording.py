@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ce_drill.plan.timing import Timing, prom_duration
 from ce_drill.rules import contract as c
-from ce_drill.rules.timing import Timing, prom_duration
 from sim.errors import InputError
 from sim.playbook import Playbook
 

@@ -70,14 +70,10 @@ STOP_TIMEOUT_S = 5.0
 POD_RESTART_BACKOFF_S = (0.0, 10.0, 20.0, 40.0, 80.0, 160.0, 300.0)
 """Delay before the n-th consecutive restart of a crashed pod, in manual time (Kubernetes'
 CrashLoopBackOff: the first restart is immediate, then doubling from 10 s up to 5 min).
-Divided by the time scale like every other duration of a drill."""
+Compressed by the drill plan like every other duration of a drill."""
 
 POD_STABLE_AFTER_S = 600.0
 """A pod that ran this long (manual time) before crashing restarts without back-off again."""
-
-ROLLBACK_DEADLINE_FLOOR_S = 2 * SCRAPE_INTERVAL_S
-"""A compressed phase delay cannot be shorter than two evaluations: one for the
-recorded metric to cross, one for the deployer to see it."""
 
 DEGRADE_ONSET = 0.75
 """Share of its memory limit at which the stand-in starts to degrade (allocation
@@ -134,10 +130,6 @@ class StackConfig:
     db_pool_size: int = DB_POOL_SIZE
     restart_pods: bool = True
     """Restart crashed pods like a kubelet; off only for drills that break the restart path on purpose."""
-
-    def scaled(self, manual_s: float) -> float:
-        """A manual-time duration on the drill's clock."""
-        return manual_s / self.time_scale
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -13,7 +13,8 @@ Its control API on 127.0.0.1:
   "leak_bytes_per_s"}`` — start a deployment (202), 409 while one runs;
 * ``POST /rollback`` ``{"reason", "mode"}`` — roll back now; answers when done.
 
-Run: ``python -m ce_drill.stack.deployer RUN_DIR --mechanism M [--group DIR] [--playbook FILE]``.
+Run: ``python -m ce_drill.stack.deployer RUN_DIR --mechanism M [--group DIR]``; the
+playbook and every duration come from the stack's drill plan (``RUN_DIR/plan.json``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from ce_drill.plan import DrillPlan
 from ce_drill.rules.contract import latency_buckets
 from ce_drill.stack import timeline
 from ce_drill.stack.config import StackConfig, url
@@ -124,17 +126,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--mechanism", choices=sorted(str(m) for m in MECHANISMS), required=True)
     parser.add_argument("--group", type=Path, default=None)
-    parser.add_argument("--playbook", type=Path, default=None)
     args = parser.parse_args(argv)
     layout = Layout(args.run_dir)
     config = StackConfig.from_json(json.loads(layout.config.read_text()))
-    pb = Playbook.load(args.playbook) if args.playbook else Playbook.default()
+    plan = DrillPlan.load(layout.plan)
+    pb = Playbook.load(plan.playbook_path)
 
     def record(kind: str, **data: Any) -> dict[str, Any]:
         return timeline.record(layout.timeline, SOURCE, kind, **data)
 
     supervisor = Supervisor(
         config=config,
+        plan=plan,
         layout=layout,
         mechanism=MECHANISMS[args.mechanism],
         group=args.group,
@@ -160,7 +163,7 @@ def main(argv: list[str] | None = None) -> None:
     rollout = Rollout(
         supervisor=supervisor,
         config=config,
-        phases=pb.auto_rollback.phases,
+        phases=plan.phases,
         triggers=validate(pb),
         stable_version=stable_version(pb),
         value_of=lambda metric: value(prometheus_url, metric),

@@ -25,6 +25,11 @@ class Layout:
         return self.root / "state.json"
 
     @property
+    def plan(self) -> Path:
+        """The drill plan the stack was started with (:mod:`ce_drill.plan`)."""
+        return self.root / "plan.json"
+
+    @property
     def timeline(self) -> Path:
         return self.root / "timeline.jsonl"
 

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ce_drill.stack import config as cfg
 from ce_drill.stack.config import HOST, StackConfig
@@ -35,6 +35,9 @@ from ce_drill.stack.layout import Layout
 from ce_drill.stack.memlimit import Mechanism, MemoryLimit, remove_group
 from ce_drill.stack.standin.service import EXIT_OUT_OF_MEMORY
 from ce_drill.stack.standin.spec import PodSpec, Release
+
+if TYPE_CHECKING:
+    from ce_drill.plan import DrillPlan
 
 SLOTS = ("blue", "green")
 READY_POLL_S = 0.05
@@ -111,6 +114,7 @@ class Supervisor:
         self,
         *,
         config: StackConfig,
+        plan: DrillPlan,
         layout: Layout,
         mechanism: Mechanism,
         group: Path | None,
@@ -118,6 +122,7 @@ class Supervisor:
         record: Recorder,
     ) -> None:
         self.config = config
+        self.plan = plan
         self.layout = layout
         self.mechanism = mechanism
         self.group = group
@@ -256,7 +261,7 @@ class Supervisor:
             pod.spec.memory.mechanism == "rlimit_as" and code == EXIT_OUT_OF_MEMORY
         )
         ran_s = time.monotonic() - pod.started
-        if ran_s * self.config.time_scale >= cfg.POD_STABLE_AFTER_S:
+        if ran_s >= self.plan.pod_stable_after_wall_s:
             pod.crashes_in_a_row = 0
         self.record(
             "pod_oom_killed" if oom else "pod_crashed",
@@ -273,8 +278,8 @@ class Supervisor:
         if not self.config.restart_pods:
             self.record("pod_not_restarted", pod=pod.name, slot=pod.spec.slot, why="restarts switched off")
             return
-        backoff = cfg.POD_RESTART_BACKOFF_S[min(pod.crashes_in_a_row, len(cfg.POD_RESTART_BACKOFF_S) - 1)]
-        delay_s = self.config.scaled(backoff)
+        backoffs = self.plan.pod_restart_backoff_wall_s
+        delay_s = backoffs[min(pod.crashes_in_a_row, len(backoffs) - 1)]
         pod.crashes_in_a_row += 1
         if self.stopping.wait(delay_s):
             return

@@ -10,8 +10,8 @@ new version walks the phases of ``pb.auto_rollback.phases`` in order:
 * **full_switch** — blue is replaced with the new version too and traffic is
   shared again; the old version is gone, so rolling back now means deploying it.
 
-Each phase is watched for as long as its rollback delay (the manual's delay
-divided by the time scale): every half evaluation interval the deployer asks
+Each phase is watched for as long as its rollback delay (the drill plan's
+wall-clock hold of the manual's delay): every half evaluation interval the deployer asks
 Prometheus for the recorded metric of each auto-rollback trigger (and records
 ``monitoring_unavailable`` if it cannot).  When one
 holds it records it and — unless auto-rollback is off for this deployment —
@@ -30,14 +30,17 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ce_drill.stack import config as cfg
 from ce_drill.stack.standin.spec import Release
 from ce_drill.stack.triggers import Check, evaluate
 from ce_drill.stack.web import HttpError
 from sim.errors import InputError
-from sim.playbook import Playbook, RollbackPhase, RollbackTrigger
+from sim.playbook import Playbook, RollbackTrigger
+
+if TYPE_CHECKING:
+    from ce_drill.plan import PlannedPhase
 
 KNOWN_PHASES = ("canary", "blue_green", "full_switch")
 REST_WEIGHTS = {"blue": 0.5, "green": 0.5}
@@ -87,7 +90,7 @@ class Rollout:
         *,
         supervisor: Pods,
         config: cfg.StackConfig,
-        phases: tuple[RollbackPhase, ...],
+        phases: tuple[PlannedPhase, ...],
         triggers: tuple[RollbackTrigger, ...],
         stable_version: str,
         value_of: Callable[[str], float | None],
@@ -194,17 +197,16 @@ class Rollout:
                     return
                 self.phase = phase.phase
                 self._enter(phase.phase, plan)
-                hold_s = self.config.scaled(phase.delay_s)
                 self.record(
                     "phase_started",
                     phase=phase.phase,
                     version=plan.version,
                     weights=self.weights,
-                    hold_s=round(hold_s, 3),
-                    delay_manual_s=phase.delay_s,
-                    deadline_s=round(max(hold_s, cfg.ROLLBACK_DEADLINE_FLOOR_S), 3),
+                    hold_s=round(phase.hold_wall_s, 3),
+                    delay_manual_s=phase.delay_manual_s,
+                    deadline_s=round(phase.deadline_wall_s, 3),
                 )
-                fired = self._watch(phase.phase, hold_s, plan, ignored)
+                fired = self._watch(phase.phase, phase.hold_wall_s, plan, ignored)
                 if self._cancel.is_set():
                     finished("stopped_for_rollback")
                     return

@@ -12,7 +12,7 @@ import json
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
@@ -25,6 +25,9 @@ from ce_drill.stack.startup import Progress, StackUsageError, Startup, check_hos
 from ce_drill.stack.state import StackError, State, load
 from ce_drill.stack.timeline import Event, Timeline
 from ce_drill.stack.web import HttpError, request_json
+
+if TYPE_CHECKING:
+    from ce_drill.plan import DrillPlan
 
 DEPLOYER_STOP_TIMEOUT_S = 3 * cfg.STOP_TIMEOUT_S
 """The deployer stops its pods gracefully before it exits."""
@@ -88,6 +91,13 @@ class Stack:
 
     def state(self) -> State | None:
         return load(self.layout.state)
+
+    def plan(self) -> DrillPlan:
+        """The drill plan this stack was started with: its playbook, clock and every deadline."""
+        from ce_drill.plan import DrillPlan
+
+        self._require()
+        return DrillPlan.load(self.layout.plan)
 
     def _require(self) -> State:
         state = self.state()

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import ce_drill
+from ce_drill.plan import DrillPlan
 from ce_drill.rules.generate import build, write
 from ce_drill.stack import config as cfg
 from ce_drill.stack import postgres, prometheus, timeline
@@ -93,7 +94,7 @@ def _fresh(layout: Layout) -> None:
             path.rename(previous / path.name)
     for path in (layout.prometheus, layout.alertmanager, layout.postgres, layout.pods, layout.rules):
         shutil.rmtree(path, ignore_errors=True)
-    for path in (layout.routing, layout.state):
+    for path in (layout.routing, layout.state, layout.plan):
         path.unlink(missing_ok=True)
     layout.make()
 
@@ -106,6 +107,9 @@ class Startup:
         origin = str(playbook or bundled_path())
         self.pb = Playbook.load(playbook) if playbook else Playbook.default()
         validate(self.pb, origin)
+        self.plan = DrillPlan.build(
+            playbook, time_scale=config.time_scale, scrape_interval_s=config.scrape_interval_s
+        )
         stable_version(self.pb, origin)
         self.progress = progress
         self.env = _child_env()
@@ -132,11 +136,10 @@ class Startup:
         stack_id = secrets.token_hex(4)
         timeline.record(layout.timeline, SOURCE, "stack_starting", ts=started, time_scale=config.time_scale)
         layout.config.write_text(json.dumps(config.to_json(), indent=2))
+        self.plan.save(layout.plan)
         p = config.ports
         hook = webhook_url(p.receiver)
-        rules = build(
-            self.pb, scale=config.time_scale, scrape_interval_s=config.scrape_interval_s, webhook_url=hook
-        )
+        rules = build(self.pb, timing=self.plan.timing, webhook_url=hook)
         write(rules.files(), layout.rules)
         hierarchy = detect()
         group = hierarchy.make_group(f"ce-drill-{stack_id}")
@@ -189,10 +192,8 @@ class Startup:
         if isinstance(outcome, BaseException):
             raise StackError(f"PostgreSQL: {outcome}")
         self.progress("postgres", "ready")
-        deployer = (
-            self._py("ce_drill.stack.deployer", layout.root, "--mechanism", hierarchy.mechanism)
-            + (["--group", str(group)] if group else [])
-            + (["--playbook", str(self.playbook_path)] if self.playbook_path else [])
+        deployer = self._py("ce_drill.stack.deployer", layout.root, "--mechanism", hierarchy.mechanism) + (
+            ["--group", str(group)] if group else []
         )
         self._spawn("deployer", deployer, p.deployer, url(p.deployer))
         self._wait_http("deployer", url(p.deployer, "/health"))

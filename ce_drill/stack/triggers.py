@@ -9,23 +9,13 @@ traffic, nothing scraped) holds nothing.
 
 from __future__ import annotations
 
-import math
-import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ce_drill.rules import contract
+from sim.compare import OPS, holds
 from sim.errors import InputError
 from sim.playbook import Playbook, RollbackTrigger
-
-OPS: dict[str, Callable[[float, float], bool]] = {
-    ">": operator.gt,
-    ">=": operator.ge,
-    "<": operator.lt,
-    "<=": operator.le,
-    "==": operator.eq,
-    "!=": operator.ne,
-}
 
 
 @dataclass(frozen=True)
@@ -62,8 +52,14 @@ def validate(pb: Playbook, origin: str = "playbook") -> tuple[RollbackTrigger, .
 
 
 def check(trigger: RollbackTrigger, value: float | None) -> Check:
-    holds = value is not None and not math.isnan(value) and OPS[trigger.op](value, trigger.threshold)
-    return Check(trigger.name, trigger.metric, trigger.op, trigger.threshold, value, holds)
+    return Check(
+        trigger.name,
+        trigger.metric,
+        trigger.op,
+        trigger.threshold,
+        value,
+        holds(trigger.op, value, trigger.threshold),
+    )
 
 
 def evaluate(triggers: Sequence[RollbackTrigger], value_of: Callable[[str], float | None]) -> list[Check]:

@@ -4,8 +4,9 @@ A drill at ``--time-scale K`` replays the manual K times faster: an alert the
 manual wants held for 5 minutes is held for ``5m / K``.  Compression cannot go
 below what Prometheus can observe, so every compressed duration has a floor:
 
-* the scrape (= rule evaluation) interval is the manual-time default divided by
-  K, but never below :data:`MIN_SCRAPE_INTERVAL_S`;
+* the scrape (= rule evaluation) interval is the manual-time one — the world's
+  ``monitoring.evaluation_interval``, which the simulation detects with too —
+  divided by K, but never below :data:`MIN_SCRAPE_INTERVAL_S`;
 * a range window (``rate(x[5m])``) is rounded up to whole scrape intervals and
   never holds fewer than :data:`WINDOW_FLOOR_SCRAPES` of them — ``rate`` needs
   two samples and a margin for a missed scrape;
@@ -14,18 +15,43 @@ below what Prometheus can observe, so every compressed duration has a floor:
 * Alertmanager re-notifies no faster than rules are evaluated.
 
 Everything is kept in whole milliseconds, Prometheus's finest duration unit,
-so test times computed here are exact.
+so test times computed here are exact.  This is the only place a duration is
+compressed: the drill plan (:mod:`ce_drill.plan`) holds a ``Timing`` and every
+other part of ce-drill asks it.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+import numpy.typing as npt
 
 from sim.units import format_duration
 
-DEFAULT_SCRAPE_INTERVAL_S = 15.0
-"""Scrape and evaluation interval at manual time: the common Prometheus setting."""
+Seconds = TypeVar("Seconds", float, npt.NDArray[np.float64])
+"""Durations in seconds: one, or an array of them (a chart's axis)."""
+
+DEFAULT_DRILL_TIME_SCALE = 10.0
+"""Drills and their stack run the manual 10x faster unless told otherwise: the shortest
+``for`` (1 min) is 6 s, a P1 RTO 90 s, the rollout phases 6/12/30 s (long enough for the
+deployer's checks) — a drill takes minutes, and every floor below stays out of the way."""
+
+MANUAL_TIME = 1.0
+"""Time scale 1: the manual's own timing (rules for a real cluster, a staging cluster's drills)."""
+
+
+@functools.cache
+def default_evaluation_interval_s() -> float:
+    """Scrape and evaluation interval at manual time: the default world's, so the
+    simulation detects on the same grid as the rules it is compared with."""
+    from sim.world import World
+
+    return World.default().monitoring.evaluation_interval_s
+
 
 MIN_SCRAPE_INTERVAL_S = 1.0
 """The shortest interval the local stack scrapes and evaluates at (measured to work)."""
@@ -64,7 +90,7 @@ class Timing:
         if not math.isfinite(scale) or scale < 1.0:
             raise ValueError(f"time scale must be a number >= 1 (got {scale})")
         if scrape_interval_s is None:
-            scrape_s = max(DEFAULT_SCRAPE_INTERVAL_S / scale, MIN_SCRAPE_INTERVAL_S)
+            scrape_s = max(default_evaluation_interval_s() / scale, MIN_SCRAPE_INTERVAL_S)
         else:
             if not math.isfinite(scrape_interval_s) or scrape_interval_s <= 0:
                 raise ValueError(f"scrape interval must be positive (got {scrape_interval_s})")
@@ -73,7 +99,19 @@ class Timing:
 
     def compress_ms(self, seconds: float) -> int:
         """A manual-time duration in wall milliseconds, before any floor."""
-        return round(seconds * 1000 / self.scale)
+        return round(self.wall_s(seconds) * 1000)
+
+    def wall_s(self, manual_s: Seconds) -> Seconds:
+        """A manual-time duration on the drill's clock (wall seconds), before any floor."""
+        return manual_s / self.scale
+
+    def manual_s(self, wall_s: Seconds) -> Seconds:
+        """A wall-clock duration of a drill in manual time."""
+        return wall_s * self.scale
+
+    @property
+    def scrape_s(self) -> float:
+        return self.scrape_ms / 1000
 
     @property
     def window_ms(self) -> int:
