@@ -14,6 +14,7 @@ import psycopg
 
 from ce_drill.chaos.context import Configuration, get_json, plan, playbook, prometheus, url
 from sim.compare import holds
+from sim.playbook import Playbook
 
 
 def prometheus_value(query: str, timeout_s: float = 5.0, configuration: Configuration = None) -> float | None:
@@ -65,10 +66,13 @@ def error_rate_within(limit: float | str, configuration: Configuration = None) -
 
 def lock_holders(configuration: Configuration = None) -> list[dict[str, Any]]:
     """Blocked and blocking backends, found with the manual's own lock-wait query (故障排查指南)."""
-    diagnosis = next(
-        d for d in playbook(configuration).troubleshooting.diagnoses if "lock_waits" in d.queries
-    )
-    with psycopg.connect(url(configuration, "postgres"), connect_timeout=5, autocommit=True) as conn:
+    return runbook_lock_waits(url(configuration, "postgres"), playbook(configuration))
+
+
+def runbook_lock_waits(dsn: str, pb: Playbook) -> list[dict[str, Any]]:
+    """The manual's lock-wait query (``troubleshooting.diagnoses[*].queries.lock_waits``) run on ``dsn``."""
+    diagnosis = next(d for d in pb.troubleshooting.diagnoses if "lock_waits" in d.queries)
+    with psycopg.connect(dsn, connect_timeout=5, autocommit=True) as conn:
         conn.execute("SET statement_timeout = '5s'")
         cursor = conn.execute(diagnosis.queries["lock_waits"])
         names = [d.name for d in cursor.description or ()]

@@ -40,6 +40,9 @@ class Expectation:
     auto_rollback: bool = False
     runbook_names_blocker: bool = False
     oom_restart: bool = False
+    audit_writes: bool = True
+    """Judge "no acknowledged write lost".  A target with no load generator (a staging cluster)
+    has no acknowledged writes to audit: its experiments say ``"audit_writes": false``."""
 
     @classmethod
     def from_extension(cls, expect: dict[str, Any]) -> Expectation:
@@ -49,6 +52,7 @@ class Expectation:
             auto_rollback=bool(expect.get("auto_rollback")),
             runbook_names_blocker=bool(expect.get("runbook_names_blocker")),
             oom_restart=bool(expect.get("oom_restart")),
+            audit_writes=bool(expect.get("audit_writes", True)),
         )
 
 
@@ -65,7 +69,10 @@ def judge(
         checks += [j.runbook_named_blocker(), j.lock_released()]
     if expect.oom_restart:
         checks += [j.oom_seen(), j.restarted()]
-    checks += [j.recovered_within_rto(), j.no_lost_writes(), j.no_fault_left(), j.stop_condition()]
+    checks.append(j.recovered_within_rto())
+    if expect.audit_writes:
+        checks.append(j.no_lost_writes())
+    checks += [j.no_fault_left(), j.stop_condition()]
     return Scorecard(
         scenario,
         plan.timing,
