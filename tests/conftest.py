@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,20 @@ from ruamel.yaml import YAML
 from sim.playbook import Playbook, bundled_path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test touches a user's stack: ce-drill's home (``CE_DRILL_HOME``) is the session's own."""
+    before = os.environ.get("CE_DRILL_HOME")
+    os.environ["CE_DRILL_HOME"] = str(tmp_path_factory.mktemp("ce-drill-home"))
+    yield
+    if before is None:
+        os.environ.pop("CE_DRILL_HOME", None)
+    else:
+        os.environ["CE_DRILL_HOME"] = before
+
+
 MANUAL = ROOT / "docs" / "manual" / "claude-enhancer-5.1-emergency-response.md"
 
 

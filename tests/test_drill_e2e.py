@@ -97,6 +97,8 @@ def test_drill_passes_on_the_local_stack(home: Path, tmp_path: Path, scenario: s
     assert code == 0, (err, [c for c in card.get("checks", []) if c["status"] != "passed"])
     assert card["verdict"] == "passed"
     assert card["time_scale"] == 10
+    assert "the stack is still up in" in err
+    assert "ce-drill stack down" in err
     ids = {c["id"] for c in card["checks"]}
     assert {
         "steady-state-before",

@@ -95,6 +95,7 @@ def test_a_clean_drill_passes_every_check(plan: DrillPlan) -> None:
     card = judge(plan, evidence(plan), EXPECT, scenario="memory-leak")
     assert statuses(card) == {
         "steady-state-before": "passed",
+        "fault-landed": "passed",
         f"alert-{ALERT}": "passed",
         "auto-rollback": "passed",
         "stable-version-serving": "passed",
@@ -237,3 +238,17 @@ def test_evidence_and_scorecards_survive_their_json(plan: DrillPlan) -> None:
     assert Evidence.from_json(ev.to_json()) == ev
     card = judge(plan, ev, EXPECT, scenario="m")
     assert Scorecard.from_json(card.to_json()) == card
+
+
+def test_a_fault_that_never_showed_is_reported_as_not_landed_not_as_a_detection_failure(
+    plan: DrillPlan,
+) -> None:
+    ev = evidence(plan)
+    silent = replace(ev, held={}, events=tuple(e for e in ev.events if e.kind != "notification"))
+    s = statuses(judge(plan, silent, EXPECT, scenario="m"))
+    assert s["fault-landed"] == "failed"
+    assert s[f"alert-{ALERT}"] == "error"
+    # The fault landed but nothing fired: that is a detection failure.
+    landed_silently = replace(ev, events=silent.events)
+    s = statuses(judge(plan, landed_silently, EXPECT, scenario="m"))
+    assert (s["fault-landed"], s[f"alert-{ALERT}"]) == ("passed", "failed")

@@ -36,3 +36,15 @@ def running_stack(run_dir: Path, time_scale: float = TEST_TIME_SCALE) -> Iterato
         yield stack
     finally:
         stack.down()
+
+
+def test_each_stack_takes_free_ports_of_its_own() -> None:
+    import socket
+
+    first, second = Ports.free(), Ports.free()
+    for ports in (first, second):
+        numbers = [port for _, port in ports.items()]
+        assert len(set(numbers)) == len(numbers)
+        for port in numbers:  # nothing listens there: a component can bind it
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", port))

@@ -121,32 +121,49 @@ def terminate_lock_holders(configuration: Configuration = None) -> list[int]:
 
 
 def oom_crash_loop(
-    slot: str = "green", kills: int = 5, leak_mib_per_s: float = 200.0, configuration: Configuration = None
+    slot: str = "green",
+    hold_s: float | str = "",
+    leak_mib_per_s: float = 200.0,
+    until_firing: list[str] | None = None,
+    configuration: Configuration = None,
 ) -> dict[str, Any]:
-    """Push one pod over its memory limit again and again, as a crash loop does."""
+    """Keep one pod in an OOM crash loop until ``until_firing`` alerts fire, at most ``hold_s``.
+
+    The fault is its effect, not a number of kills: every time the pod is back it is
+    pushed over its memory limit again, until the manual's alerts have seen it (or the
+    plan's fault hold has passed) — however long a kill or a restart takes on this host.
+    """
+    from ce_drill.chaos.probes import alert_state
+
+    hold = context.seconds(hold_s, "oom_crash_loop hold_s")
     s = stack(configuration)
     _wait_until_stable(configuration, slot)
     # A crash-looping pod comes back after its back-off (the plan's, up to minutes at scale 1)
     # and its start-up; an OOM kill at this leak rate takes seconds whatever the scale.
     restart_wait_s = max(s.plan().pod_restart_backoff_wall_s) + stack_config.READY_TIMEOUT_S
-    since = time.time()
-    log(configuration, "fault_injected", fault="oom", slot=slot, kills=kills)
+    started = since = time.time()
+    log(configuration, "fault_injected", fault="oom", slot=slot, hold_s=hold)
     done: list[dict[str, Any]] = []
-    for _ in range(kills):
+
+    def seen() -> bool:
+        names = until_firing or []
+        return bool(names) and all(_state(alert_state, n, configuration) == "firing" for n in names)
+
+    while (time.time() - started < hold and not seen()) or not done:
         try:
             s.inject_fault(slot, leak_bytes_per_s=leak_mib_per_s * MIB)
         except (StackError, OSError) as exc:
             done.append({"inject_failed": str(exc)})
             break
-        killed = s.wait_for("pod_oom_killed", since_ts=since, timeout_s=30, slot=slot)
+        killed = s.wait_for("pod_oom_killed", since_ts=since, timeout_s=restart_wait_s, slot=slot)
         try:
             restarted = s.wait_for("pod_restarted", since_ts=killed.ts, timeout_s=restart_wait_s, slot=slot)
         except StackError:
-            done.append({"killed_s": killed.ts - since, "restarted": False})
+            done.append({"killed_s": killed.ts - started, "restarted": False})
             break
-        done.append({"killed_s": killed.ts - since, "restarted_s": restarted.ts - since})
+        done.append({"killed_s": killed.ts - started, "restarted_s": restarted.ts - started})
         since = restarted.ts
-    return {"kills": done}
+    return {"kills": done, "held_s": time.time() - started}
 
 
 def _wait_until_stable(configuration: Configuration, slot: str, limit_s: float = 90.0) -> None:
@@ -186,6 +203,35 @@ def wait_for_steady_state(timeout_s: float | str = "", configuration: Configurat
             return {"met_after_s": time.time() - started}
         time.sleep(0.5)
     return {"met_after_s": None}
+
+
+def wait_for_alerts(
+    alerts: list[str], timeout_s: float | str = "", configuration: Configuration = None
+) -> dict[str, Any]:
+    """Hold the fault until every alert in ``alerts`` is firing in Prometheus, at most ``timeout_s``.
+
+    The fault is held for its effect — until the manual's alerts have seen it — not for a
+    fixed time: a slow host holds it longer, a fast one ends it (and the outage) sooner.
+    ``timeout_s`` is the plan's fault hold, by when every on-time alert has fired.
+    """
+    from ce_drill.chaos.probes import alert_state
+
+    wait_s = context.seconds(timeout_s, "wait_for_alerts timeout_s")
+    started = time.time()
+    firing: set[str] = set()
+    while time.time() - started < wait_s:
+        firing = {name for name in alerts if _state(alert_state, name, configuration) == "firing"}
+        if firing == set(alerts):
+            break
+        time.sleep(0.5)
+    return {"firing": sorted(firing), "waited_s": round(time.time() - started, 3)}
+
+
+def _state(probe: Any, name: str, configuration: Configuration) -> str:
+    try:
+        return str(probe(name, configuration=configuration))
+    except (OSError, ValueError, KeyError, RuntimeError):
+        return "unknown"  # Prometheus busy or restarting: ask again
 
 
 def pause(seconds: float | str) -> float:

@@ -129,8 +129,19 @@ def up(
 @_JSON
 @_failures
 def down(run_dir: Path | None, as_json: bool) -> None:
-    """Stop every component (SIGTERM, then SIGKILL) and remove its cgroups; logs stay."""
-    result = _stack(run_dir).down()
+    """Stop every component (SIGTERM, then SIGKILL) and remove its cgroups; logs stay.
+
+    A drill that was killed outright is cleaned up after first (its experiment stopped, its faults
+    removed); a drill still running keeps the stack (exit 2).
+    """
+    from ce_drill.drill import claim
+
+    stack = _stack(run_dir)
+    if stack.state() is not None:
+        note = claim.recover(stack)
+        if note and not as_json:
+            click.echo(f"stack down: {note}")
+    result = stack.down()
     if as_json:
         echo_json({"was_running": result.was_running, "stopped": result.stopped, "killed": result.killed})
     elif not result.was_running:

@@ -1,6 +1,9 @@
 """Judge a drill: a pure function of the stack's drill plan and the evidence the drill left.
 
-The checks: the steady state held before the fault; each alert the manual
+The checks: the steady state held before the fault; the fault landed (its
+effect — the condition of an alert the manual raises for it — showed while
+it was on; a drill that could not land its fault says so, and its alert
+checks are errors, not detection failures); each alert the manual
 expects for the fault fired, with the right severity, within its ``for``
 plus the plan's notification slack; the scenario's own safety path worked
 (auto-rollback within its phase's deadline and the stable version back, the
@@ -61,8 +64,9 @@ def judge(
 ) -> Scorecard:
     """The scorecard of one drill."""
     j = _Judge(plan, ev, expect)
-    checks = [j.steady_before()]
-    checks += [j.alert_fired(name) for name in expect.alerts]
+    landed = j.fault_landed()
+    checks = [j.steady_before(), landed]
+    checks += [j.alert_fired(name, landed=landed.status != "failed") for name in expect.alerts]
     if expect.auto_rollback:
         checks += [j.auto_rollback(), j.stable_serving()]
     if expect.runbook_names_blocker:
@@ -117,7 +121,20 @@ class _Judge:
                      "met" if met else ("unknown" if met is None else "not met"), "met",
                      self.plan.sources.get("verification"))  # fmt: skip
 
-    def alert_fired(self, name: str) -> Check:
+    def fault_landed(self) -> Check:
+        kind, title = CheckKind.FAULT_LANDED, "the fault landed: its effect showed while it was on"
+        rules = [r for n in self.expect.alerts if (r := self.plan.alert(n)) is not None]
+        if not rules:
+            return Check(kind, title, "error", "no alert of the drill in the plan", "an alert condition held",
+                         None, "the stack's playbook holds none of the alerts this fault raises")  # fmt: skip
+        # The effect may lag the fault by a range window, so it counts until the drill ended.
+        held = {r.name: sum(1 for t in self.ev.held.get(r.expr, ()) if t >= self.fault_ts) for r in rules}
+        landed = any(held.values())
+        measured = ", ".join(f"{name}'s condition held {n} evaluation(s)" for name, n in held.items())
+        return Check(kind, title, _status(landed), measured, "held at least once after the fault", rules[0].source,
+                     "" if landed else "the drill could not land its fault; its alert checks are not judged")  # fmt: skip
+
+    def alert_fired(self, name: str, *, landed: bool = True) -> Check:
         kind, plan = CheckKind.ALERT, self.plan
         rule = plan.alert(name)
         if rule is None:
@@ -126,6 +143,9 @@ class _Judge:
         notified = self.ev.notifications(name)
         target = f"{rule.severity}, ≤ {rule.notify_by_wall_s:.1f} s wall"
         for_text = f"for {format_duration(round(rule.for_manual_s))} manual = {rule.for_wall_s:g} s wall"
+        if not notified and not landed:
+            return Check(kind, f"{name} ({rule.severity}) fired", "error", "fault did not land", target, rule.source,
+                         f"{for_text}; the condition {rule.expr!r} never held", subject=name)  # fmt: skip
         if not notified:
             return Check(kind, f"{name} ({rule.severity}) fired", "failed", "never fired", target, rule.source,
                          f"{for_text}; the condition {rule.expr!r}", subject=name)  # fmt: skip

@@ -25,18 +25,18 @@ from rich.console import Console
 from rich.live import Live
 
 from ce_drill.chaos import actions
-from ce_drill.drill import scenarios
+from ce_drill.drill import claim, scenarios
 from ce_drill.drill.evidence import Journal, gather
 from ce_drill.drill.judge import Expectation, judge
 from ce_drill.drill.scorecard import Scorecard, junit_xml
 from ce_drill.plan import DrillPlan
 from ce_drill.plan.timing import DEFAULT_DRILL_TIME_SCALE
 from ce_drill.stack import Stack
-from ce_drill.stack.config import DEFAULT_PORT_BASE, Ports, default_run_dir
+from ce_drill.stack.config import Ports, default_run_dir
+from ce_drill.stack.procs import ProcRef
 from sim.playbook import bundled_path
 from sim.units import format_duration
 
-BREAK_PORT_OFFSET = 100
 STOP_GRACE_S = 120.0
 SETTLE_WINDOWS = 8
 """A quiet stack is waited for at most this many range windows (a previous drill's alerts
@@ -85,12 +85,32 @@ def run_drill(
     ]  # fmt: skip
     rto_manual_s = plan.severity(expect.severity).rto_manual_s
     line = lambda stopping: _status_line(stack, plan, drill.name, started, rto_manual_s, stopping)  # noqa: E731
-    interrupted = _run_chaos(command, env, console, line)
-    ended = time.time()
+    runner = ProcRef.of(os.getpid())
+    assert runner is not None
+
+    def started_chaos(pid: int) -> None:
+        claim.write(stack, claim.Claim(drill.name, runner, ProcRef.of(pid)))
+
+    claim.write(stack, claim.Claim(drill.name, runner, None))
+    try:
+        interrupted = _run_chaos(command, env, console, line, started_chaos)
+        ended = time.time()
+        return _finish(stack, plan, drill, expect, breaks, out, journal_path, started, ended, interrupted)
+    finally:
+        claim.release(stack)
+        if broken_stack:
+            stack.down()
+
+
+def _finish(  # noqa: PLR0917 - the drill's state, handed over once
+    stack: Stack, plan: DrillPlan, drill: scenarios.Drill, expect: Expectation, breaks: tuple[str, ...],
+    out: Path, journal_path: Path, started: float, ended: float, interrupted: bool,
+) -> Scorecard:  # fmt: skip
+    """Judge the drill that just ended (or record its interruption), remove its faults, write its report."""
     if interrupted:
         card = Scorecard(drill.name, plan.timing, broken=breaks, wall_s=ended - started, interrupted=True,
                          playbook=plan.playbook_path)  # fmt: skip
-        _remove_faults(stack)
+        remove_faults(stack)
         _write(out, card, stack, started)
         raise DrillInterrupted(card)
     evidence = gather(
@@ -100,9 +120,7 @@ def run_drill(
     (out / "plan.json").write_text(plan.model_dump_json(indent=2), encoding="utf-8")
     card = judge(plan, evidence, expect, scenario=drill.name, broken=breaks)
     # Whatever a break left in place goes now, after it was judged.
-    _remove_faults(stack)
-    if broken_stack:
-        stack.down()
+    remove_faults(stack)
     _write(out, card, stack, started)
     return card
 
@@ -113,11 +131,13 @@ def _stack_for(
     """The stack to drill: the usual one, or a fresh one of its own when a break changes the stack itself."""
     if not {"detection", "restart"} & set(breaks):
         stack = Stack(base_dir)
+        _recover(stack)
         stack.up(time_scale or DEFAULT_DRILL_TIME_SCALE) if stack.state() is None else stack.up(time_scale)
         return stack, False
     stack = Stack(base_dir.with_name(base_dir.name + "-break"))
+    _recover(stack)
     stack.down()
-    ports = Ports.from_base(DEFAULT_PORT_BASE + BREAK_PORT_OFFSET)
+    ports = Ports.free()
     stack.up(
         time_scale or DEFAULT_DRILL_TIME_SCALE,
         ports=ports,
@@ -128,8 +148,9 @@ def _stack_for(
 
 
 def _run_chaos(
-    command: list[str], env: dict[str, str], console: Console, line: Callable[[bool], str]
-) -> bool:
+    command: list[str], env: dict[str, str], console: Console, line: Callable[[bool], str],
+    on_start: Callable[[int], None],
+) -> bool:  # fmt: skip
     """Run ``chaos run`` to its end; on SIGINT/SIGTERM stop it (its rollbacks play).  True if interrupted."""
     interrupted: list[int] = []
 
@@ -142,6 +163,7 @@ def _run_chaos(
         proc = subprocess.Popen(
             command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
         )
+        on_start(proc.pid)
         with Live(console=console, refresh_per_second=4, transient=True) as live:
             stopping_since: float | None = None
             while proc.poll() is None:
@@ -194,7 +216,17 @@ def _playbook_for(drill: scenarios.Drill, breaks: tuple[str, ...], out: Path, us
     return path
 
 
-def _remove_faults(stack: Stack) -> None:
+def _recover(stack: Stack) -> None:
+    """A drill killed outright (SIGKILL) left its experiment and faults on this stack: remove them first."""
+    if stack.state() is None:
+        claim.release(stack)
+        return
+    note = claim.recover(stack)
+    if note:
+        Console(stderr=True).print(f"[yellow]{note}[/]")
+
+
+def remove_faults(stack: Stack) -> None:
     """Unconditional cleanup: the drill's faults are gone and the stack healthy when this returns."""
     config = {"ce_drill_run_dir": str(stack.run_dir)}
     if stack.state() is None:

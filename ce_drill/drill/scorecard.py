@@ -26,6 +26,7 @@ class CheckKind(StrEnum):
     """What a check guards; its JSON ``id`` is the kind, or ``kind-subject`` for one alert."""
 
     STEADY_BEFORE = "steady-state-before"
+    FAULT_LANDED = "fault-landed"
     ALERT = "alert"
     AUTO_ROLLBACK = "auto-rollback"
     STABLE_SERVING = "stable-version-serving"

@@ -9,7 +9,9 @@ they can be seen and changed together.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -17,9 +19,9 @@ from typing import Any
 HOST = "127.0.0.1"
 
 DEFAULT_PORT_BASE = 19180
-"""First port of the stack's block; every component listens at base + its offset.
-Far from Prometheus (9090), Alertmanager (9093/9094), PostgreSQL (5432) and the
-rule generator's default webhook (19099) so a host's own services never clash."""
+"""First port of a fixed block (``stack up --port-base``); every component listens at base +
+its offset.  Without it each stack takes free ports the kernel hands out, so a user's stack,
+the test suite's and parallel CI jobs never collide."""
 
 SCRAPE_INTERVAL_S = 1.0
 """Scrape and rule-evaluation interval (wall time), the shortest measured to work."""
@@ -104,6 +106,22 @@ class Ports:
         names = [f.name for f in fields(cls)]
         return cls(**{name: base + offset for offset, name in enumerate(names)})
 
+    @classmethod
+    def free(cls) -> Ports:
+        """A port for every component that nothing listens on now, all different.
+
+        Every socket stays bound until all are chosen, so the kernel hands out distinct
+        ports; they are released just before the components bind them (a race with
+        another process in between is caught by the start-up's own port check).
+        """
+        with contextlib.ExitStack() as held:
+            chosen = {}
+            for f in fields(cls):
+                sock = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+                sock.bind((HOST, 0))
+                chosen[f.name] = int(sock.getsockname()[1])
+        return cls(**chosen)
+
     def items(self) -> list[tuple[str, int]]:
         return list(asdict(self).items())
 
@@ -120,7 +138,7 @@ class StackConfig:
 
     run_dir: Path
     time_scale: float = 1.0
-    ports: Ports = field(default_factory=Ports.from_base)
+    ports: Ports = field(default_factory=Ports.free)
     scrape_interval_s: float = SCRAPE_INTERVAL_S
     memory_limit_bytes: int = MEMORY_LIMIT_BYTES
     leak_bytes_per_request: int = LEAK_BYTES_PER_REQUEST

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
+from ce_drill.plan.timing import DEFAULT_DRILL_TIME_SCALE
 from ce_drill.stack import config as cfg
 from ce_drill.stack import health, postgres, procs, timeline
 from ce_drill.stack.config import Ports, StackConfig, default_run_dir, url
@@ -135,7 +136,7 @@ class Stack:
                 return UpResult(existing, already_up=True)
             self.down()
             replaced = True
-        config = StackConfig(self.run_dir, time_scale or 1.0, ports or Ports.from_base())
+        config = StackConfig(self.run_dir, time_scale or DEFAULT_DRILL_TIME_SCALE, ports or Ports.free())
         config = replace(config, **settings)
         check_host(config)
         startup = Startup(config, playbook, progress or (lambda _name, _what: None))
