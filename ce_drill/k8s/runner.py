@@ -61,7 +61,7 @@ from ce_drill.k8s.rollout import Workload, pod_versions
 from ce_drill.k8s.session import ENV_SESSION, SESSION_FILE, TIMELINE_FILE, Session
 from ce_drill.plan import PLAN_FILE, DrillPlan
 from ce_drill.rules import contract
-from ce_drill.stack.timeline import read, record
+from ce_drill.stack.timeline import Event, read, record
 from sim.errors import InputError
 from sim.playbook import bundled_path
 from sim.units import format_duration
@@ -398,8 +398,13 @@ def run(p: Prepared, *, progress: bool = True) -> Scorecard:
         rto_manual_s = p.plan.severity(p.expect.severity).rto_manual_s
         line = lambda stopping: _status_line(session, p, started, rto_manual_s, stopping)  # noqa: E731
         stopped = _run_chaos(command, env, console, line, lambda: _switch_engaged(p, session))
+        if stopped is not None:
+            session.log("drill_stopped", reason=stopped)
+        timeline = read(Path(session.timeline_path))
+        refused = timeline.first("target_refused")
+        if stopped is None and refused is None:
+            _await_late_alerts(p, timeline.since(started).first("fault_injected"), console)
         ended = time.time()
-        refused = read(Path(session.timeline_path)).first("target_refused")
         if refused is not None:
             p.redactor.sweep(out)
             loc = tuple(refused.get("loc") or ())
@@ -426,6 +431,20 @@ def run(p: Prepared, *, progress: bool = True) -> Scorecard:
         _remove_faults(session, p)
         _write(out, card, session, started, p.redactor)
     return card
+
+
+def _await_late_alerts(p: Prepared, fault: Event | None, console: Console) -> None:
+    """Keep the evidence window open until every expected alert had its chance to fire.
+
+    An alert's condition trails the fault by up to a range window and its ``for``: a
+    service that recovered fast may still be alerted on after the experiment ended.
+    """
+    if fault is None:
+        return
+    until = fault.ts + p.plan.fault_hold_wall_s(p.expect.alerts)
+    with console.status("waiting for the alerts' windows to close…"):
+        while time.time() < until:
+            time.sleep(min(POLL_S, max(0.0, until - time.time())))
 
 
 def _chaos_env(p: Prepared, session_path: Path) -> dict[str, str]:
