@@ -457,6 +457,8 @@ class ChecklistItem(Frozen):
     kind: Identifier
     severities: tuple[SeverityId, ...] = ()
     """Severities the item is limited to; empty means every severity."""
+    source: ManualRef | None = None
+    """The item's own line; without it, its checklist's."""
 
 
 class TimedChecklist(Frozen):

@@ -146,3 +146,49 @@ def test_a_scenario_naming_an_unknown_alert_rule(tmp_path: Path) -> None:
     assert result.stderr == (
         f"ce-drill: {path}:{line}: injects[1].rule: no such detection rule in the playbook (got 'ServiceGone')\n"
     )
+
+
+def test_an_exercise_is_judged_on_its_services_and_the_status_page(tmp_path: Path) -> None:
+    severity, page, action = GOOD["db-lock-contention"]
+    answers = _answers(
+        tmp_path, f"severity: {severity}\npage: {page}\ntell_users: status_page\naction: {action}\n"
+    )
+    verdicts = {
+        v["promise"]: v
+        for v in json.loads(_run("db-lock-contention", answers, tmp_path / "o").stdout)["verdicts"]
+    }
+    # The world's db_lock_contention hits the primary database and the workflow engine, whose
+    # 15-minute RTOs (L572, L577) are stricter than P2's hour.
+    rto = verdicts["P2 + primary_db + workflow_engine RTO: service restored"]
+    assert (rto["target_s"], rto["manual_lines"]) == (900.0, [577, 577])  # the first named of the two
+    # The P95LatencyHigh alert at 5m, less its 5m `for`: the outage ran from the start.
+    assert "outage from 10:05: the 10:10 P95LatencyHigh alert less its 5m `for`" in rto["detail"]
+    status_page = verdicts["checklist: 更新状态页面（P1/P2事故） within the first 15m"]
+    assert status_page["verdict"] in ("met", "broken")
+    timeline = (tmp_path / "o" / "timeline.yaml").read_text(encoding="utf-8")
+    assert "status_page_updated" in timeline
+    assert "services:\n- primary_db\n- workflow_engine\n" in timeline
+
+
+def test_the_draft_lists_a_promise_not_due_neither_as_kept_nor_as_missed(tmp_path: Path) -> None:
+    from ce_drill.tabletop import exercise, postmortem, runner, scenario
+    from ce_drill.tabletop.verdicts import Verdict
+    from sim.playbook import Playbook
+    from sim.world import World
+
+    pb, world = Playbook.default(), World.default()
+    source = scenario.bundled("db-lock-contention")
+    assert source is not None
+    path = _answers(tmp_path, "severity: P2\npage: [database]\ntell_users: nothing\naction: kill_blocker\n")
+    answers, data = runner.load_answers(path)
+    played = runner.run_scripted(
+        exercise.play(scenario.load_scenario(source), pb, world, 1), answers, path, data
+    )
+    ref = pb.communication.user_email[1].source
+    verdicts = [
+        Verdict("e-mail owed after an hour", "not_due", "not owed", "20m", ref),
+        Verdict("confirmed in time", "met", "≤ 30m", "3m", ref),
+    ]
+    draft = postmortem.draft(played, verdicts)
+    assert "confirmed in time" in draft
+    assert "e-mail owed after an hour" not in draft

@@ -38,7 +38,9 @@ def test_inc_2024_001_lists_every_promise_it_broke() -> None:
         "T+5m 确认事故，组建战情室": "8m",  # war room at 14:40, 8 minutes after the 14:32 alert
         "T+30m 完成修复或升级": "38m",  # rollback finished 15:10
         "T+1h 发布恢复通知": "2h13m",  # notice 16:45
-        "P1 RTO: service restored": "1h",  # 14:30 → 15:30
+        "checklist: 发布恢复通知 within the first 1h": "2h15m",  # from the 14:30 user reports
+        "P1 + agent_coordinator RTO: service restored": "1h",  # 14:30 → 15:30, against 10m
+        "agent_coordinator Agent协调器 available 99.9 % a month": "1h down",  # over January's 44m38s
     }
     not_evidenced = {v["promise"] for v in verdicts if v["verdict"] == "not_evidenced"}
     assert "P1 status updates every 15m" in not_evidenced
@@ -54,14 +56,19 @@ date: 2027-03-02
 data_loss: 2m
 events:
   - {at: "10:00", kind: alert_fired}
+  - {at: "10:03", kind: confirmed, severity: P2}
+  - {at: "10:04", kind: commander_assigned}
   - {at: "10:04", kind: impact_assessed}
   - {at: "10:09", kind: investigation_started}
+  - {at: "10:10", kind: war_room_open}
+  - {at: "10:12", kind: status_page_updated}
   - {at: "10:14", kind: plan_made}
-  - {at: "10:20", kind: confirmed, severity: P2}
+  - {at: "10:20", kind: diagnosis_done}
   - {at: "10:25", kind: fix_attempted}
   - {at: "10:29", kind: status_update}
   - {at: "10:40", kind: recovered}
   - {at: "10:55", kind: fix_verified}
+  - {at: "10:58", kind: recovery_notice}
   - {at: "10:58", kind: resolved}
   - {at: "2027-03-03 09:00", kind: postmortem_prepared}
   - {at: "2027-03-04 09:00", kind: postmortem_meeting}
@@ -72,16 +79,34 @@ events:
 def test_a_p2_that_kept_every_promise(playbook: Playbook, tmp_path: Path) -> None:
     path = _write(tmp_path, P2_GOOD)
     assert _statuses(playbook, path) == {
-        "P2 confirmed within its response time": ("met", "20m"),
+        "P2 confirmed within its response time": ("met", "3m"),
         "T+5m 评估影响": ("met", "4m"),
         "T+10m 开始调查": ("met", "9m"),
         "T+15m 制定修复计划": ("met", "14m"),
         "T+30m 实施修复": ("met", "25m"),
         "T+1h 验证修复效果": ("met", "55m"),
+        # The quick checklist, from the 10:00 alert (L1154-1176).
+        "checklist: 确认事故真实性 within the first 5m": ("met", "3m"),
+        "checklist: 确定事故级别（P1/P2/P3/P4） within the first 5m": ("met", "3m"),
+        "checklist: 启动相应级别的响应流程 within the first 5m": ("met", "3m"),
+        "checklist: 通知事故指挥官 within the first 5m": ("met", "4m"),
+        "checklist: 组建响应团队 within the first 15m": ("met", "10m"),
+        "checklist: 建立战情室通信 within the first 15m": ("met", "10m"),
+        "checklist: 开始初步诊断 within the first 15m": ("met", "9m"),
+        "checklist: 更新状态页面（P1/P2事故） within the first 15m": ("met", "12m"),
+        "checklist: 完成初步根因分析 within the first 30m": ("met", "20m"),
+        "checklist: 制定修复或回滚计划 within the first 30m": ("met", "14m"),
+        "checklist: 开始实施解决方案 within the first 30m": ("met", "25m"),
+        "checklist: 完成修复或回滚操作 within the first 1h": ("met", "40m"),
+        "checklist: 验证系统恢复正常 within the first 1h": ("met", "40m"),
+        "checklist: 监控系统稳定性 within the first 1h": ("met", "40m"),
+        "checklist: 发布恢复通知 within the first 1h": ("met", "58m"),
+        # The alert names no rule: the outage may have begun up to 10m (the longest `for`)
+        # before 10:00, and 40m + 10m is still within the hour.
         "P2 RTO: service restored": ("met", "40m"),
         "P2 RPO: data lost": ("met", "2m"),
         "P2 status updates every 30m": ("met", "longest gap 29m"),
-        "P2 users e-mailed when impact exceeds 1h": ("met", "40m"),
+        "P2 users e-mailed when impact exceeds 1h (影响超过1小时发送)": ("not_due", "40m"),
         "post-mortem preparation within 24h of resolution": ("met", "22h2m"),
         "post-mortem meeting within 48h of resolution": ("met", "46h2m"),
         "post-mortem report within 72h of resolution": ("met", "2027-03-04 (date only)"),
@@ -128,7 +153,7 @@ def test_timestamps_that_cross_midnight(playbook: Playbook, tmp_path: Path) -> N
 incident: INC-T-4
 date: 2027-03-05
 events:
-  - {at: "23:55", kind: alert_fired}
+  - {at: "23:55", kind: alert_fired, rule: ServiceDown}
   - {at: "23:58", kind: confirmed, severity: P1}
   - {at: "23:59", kind: war_room_open}
   - {at: "00:04+1d", kind: diagnosis_done}
@@ -140,7 +165,7 @@ events:
     assert got["T+5m 确认事故，组建战情室"] == ("met", "4m")
     assert got["T+10m 初步诊断完成"] == ("met", "9m")
     assert got["T+15m 开始修复/回滚"] == ("met", "13m")
-    assert got["P1 RTO: service restored"] == ("met", "14m")
+    assert got["P1 RTO: service restored"] == ("met", "15m")  # from 23:54, the alert less its 1m `for`
 
 
 @pytest.mark.parametrize(
@@ -149,7 +174,7 @@ events:
         ('  - {at: "10:05", kind: alert_fired}\n  - {at: "10:01", kind: confirmed, severity: P2}\n', 6,
          "events[1].at: events out of order: this is earlier than the event before it (got '10:01')"),
         ('  - {at: "10:05", kind: alarm}\n', 5,
-         "events[0].kind: input should be 'user_reports', 'alert_fired', 'confirmed', 'commander_assigned',"),
+         "events[0].kind: input should be 'impact_started', 'user_reports', 'alert_fired', 'confirmed',"),
         ('  - {at: "10:05", kind: confirmed}\n', 5,
          "events[0].severity: a 'confirmed' event needs the severity it was confirmed as\n"),
         ('  - {at: "ten past", kind: alert_fired}\n', 5,
@@ -175,7 +200,7 @@ def test_what_if_an_earlier_rollback_decision() -> None:
         "INC-2024-001",
         "--json",
         "--what-if",
-        "rollback_decided=14:40",
+        "rollback_decided=14:31",
         "--replications",
         "400",
         "--seed",
@@ -184,10 +209,12 @@ def test_what_if_an_earlier_rollback_decision() -> None:
     first, second = _replay(*args), _replay(*args)
     assert first.stdout == second.stdout  # deterministic per seed
     what_if = json.loads(first.stdout)["what_if"]
+    # The agent coordinator's 10-minute RTO (L570) is stricter than P1's 15 minutes.
+    assert (what_if["rto_s"], what_if["rto_of"]) == (600.0, "agent_coordinator")
     earlier, actual = what_if["scenarios"]
-    assert (earlier["label"], earlier["decision_s"]) == ("what-if", 600.0)
+    assert (earlier["label"], earlier["decision_s"]) == ("what-if", 60.0)
     assert (actual["label"], actual["decision_s"]) == ("as decided", 1500.0)
-    assert actual["p_rto_met"] == 0.0  # 25 minutes in, a 15-minute RTO is already gone
+    assert actual["p_rto_met"] == 0.0  # 25 minutes in, a 10-minute RTO is already gone
     assert earlier["p_rto_met"] > 0.05
     assert earlier["ci95"][0] < earlier["p_rto_met"] < earlier["ci95"][1]
     assert earlier["restore_p50_s"] < actual["restore_p50_s"]

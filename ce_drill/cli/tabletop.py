@@ -12,8 +12,8 @@ from rich.table import Table
 
 from ce_drill.cli.common import EXIT_FAILED, echo_json
 from ce_drill.tabletop import whatif
-from ce_drill.tabletop.timeline import Timeline, bundled, bundled_names, load_timeline
-from ce_drill.tabletop.verdicts import Status, Verdict, judge
+from ce_drill.tabletop.timeline import Timeline, bundled, bundled_names, check_references, load_timeline
+from ce_drill.tabletop.verdicts import Status, Verdict, counts, judge
 from sim.errors import InputError
 from sim.loader import format_loc, line_of, read_yaml
 from sim.playbook import Playbook, bundled_path
@@ -21,7 +21,7 @@ from sim.units import format_duration
 from sim.world import World
 from sim.world import bundled_path as bundled_world
 
-_STYLE = {"met": "green", "broken": "bold red", "not_evidenced": "yellow"}
+_STYLE = {"broken": "bold red", "met": "green", "not_due": "cyan", "not_evidenced": "yellow"}
 
 
 @click.group("tabletop")
@@ -72,6 +72,7 @@ def replay(
         raise InputError(
             str(path), None, "events", "no 'confirmed' event with a severity: nothing to judge against"
         )
+    check_references(path, tl, pb)
     verdicts = judge(pb, tl)
     extra: dict[str, Any] = {}
     if what_if is not None:
@@ -83,8 +84,7 @@ def replay(
             "incident": tl.incident,
             "severity": tl.severity(),
             "verdicts": [v.to_json() for v in verdicts],
-            "broken": len(broken),
-            "not_evidenced": sum(1 for v in verdicts if v.status == "not_evidenced"),
+            **counts(verdicts),
         }
         if extra:
             payload["what_if"] = extra
@@ -104,7 +104,7 @@ def verdict_table(verdicts: list[Verdict]) -> Table:
     for col in ("verdict", "promise", "target", "measured", "manual"):
         table.add_column(col)
     for v in verdicts:
-        note = f" ({v.detail})" if v.detail and v.status != "met" else ""
+        note = f" ({v.detail})" if v.detail else ""
         table.add_row(
             f"[{_STYLE[v.status]}]{v.status.replace('_', ' ')}[/]",
             v.promise + note,
@@ -112,8 +112,7 @@ def verdict_table(verdicts: list[Verdict]) -> Table:
             v.measured,
             _lines(v),
         )
-    counts = {s: sum(1 for v in verdicts if v.status == s) for s in _STYLE}
-    table.caption = f"{counts['broken']} broken, {counts['met']} met, {counts['not_evidenced']} not evidenced"
+    table.caption = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in counts(verdicts).items())
     return table
 
 
@@ -206,7 +205,7 @@ def run_command(
         "seed": seed,
         "answers": played.answers,
         "verdicts": [v.to_json() for v in verdicts],
-        "broken": sum(1 for v in verdicts if v.status == "broken"),
+        **counts(verdicts),
         "out": str(out),
     }
     (out / "verdicts.json").write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")

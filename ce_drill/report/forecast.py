@@ -43,6 +43,7 @@ class Report:
         out = {
             "availability": tables.availability_matrix(r),
             "availability_detail": tables.availability_detail(r),
+            "service_recovery": tables.service_recovery_table(r),
             "severities": tables.severity_table(r),
             "stages": tables.stage_table(r),
             "assumptions": tables.assumptions_table(r.world),

@@ -13,7 +13,7 @@ from ce_drill.report import fmt
 from ce_drill.report.forecast import Report
 from ce_drill.report.forecast_charts import Chart
 from ce_drill.report.headline import AT_RISK, ON_TRACK, STATUSES, Finding
-from ce_drill.report.tables import Table, unchanged
+from ce_drill.report.tables import RTO_MET_NOTE, SERVICE_RECOVERY_NOTE, Table, unchanged
 from sim.forecast.period import MONTH_DEFINITION
 from sim.forecast.result import INTERVALS, PERCENTILES, SEEDING
 
@@ -66,6 +66,7 @@ def render(report: Report) -> str:
         _header(report),
         _summary(report),
         _availability(report),
+        _recovery(report),
         _severities(report),
     ]
     if "tornado" in report.tables:
@@ -185,13 +186,23 @@ def _availability(report: Report) -> str:
     return "".join(parts)
 
 
+def _recovery(report: Report) -> str:
+    return (
+        "<section><h2>Recovery by service</h2>"
+        f'<p class="note">{escape(SERVICE_RECOVERY_NOTE)}</p>'
+        + table(report.tables["service_recovery"])
+        + "</section>"
+    )
+
+
 def _severities(report: Report) -> str:
     t = report.tables
     parts = [
         "<section><h2>Severities: recovery, data, response and updates</h2>",
         '<p class="note">Proportions over incidents pooled across all simulated periods (95 % Wilson CI; '
         "incidents of one period share responders, so these intervals are slightly optimistic). "
-        "P(no RTO miss in the period) is per simulated period: no incident of the severity missed its RTO.</p>",
+        "P(no RTO miss in the period) is per simulated period: no incident of the severity missed its RTO. "
+        f"{escape(RTO_MET_NOTE)}</p>",
         table(t["severities"]),
     ]
     for name in ("restore", "stages"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ce_drill.report import fmt
 from ce_drill.report.forecast import Report
 from ce_drill.report.headline import AT_RISK, ON_TRACK
-from ce_drill.report.tables import Table
+from ce_drill.report.tables import RTO_MET_NOTE, SERVICE_RECOVERY_NOTE, Table
 from sim.forecast.period import MONTH_DEFINITION
 from sim.forecast.result import INTERVALS, PERCENTILES, SEEDING
 
@@ -66,10 +66,19 @@ def render(report: Report, images: dict[str, str]) -> str:
     out += _charts(report, images, [c.name for c in report.charts_named("downtime-")] + ["budget"])
     out += ["### Every service and month", "", table(t["availability_detail"]), ""]
     out += [
+        "## Recovery by service",
+        "",
+        f"{SERVICE_RECOVERY_NOTE}",
+        "",
+        table(t["service_recovery"]),
+        "",
+    ]
+    out += [
         "## Severities",
         "",
         "Proportions over incidents pooled across simulated periods (95 % Wilson CI; slightly optimistic, "
-        "as incidents of one period share responders). P(no RTO miss in the period) is per simulated period.",
+        "as incidents of one period share responders). P(no RTO miss in the period) is per simulated period. "
+        f"{RTO_MET_NOTE}",
         "",
         table(t["severities"]),
         "",

@@ -121,7 +121,7 @@ class _Exercise:
         """Injects that have happened by ``until``, in order, each shown once."""
         while self.pending and self.pending[0].at_s <= until:
             inject = self.pending.pop(0)
-            _record_inject(self.clock, inject.at_s, inject.kind, inject.text)
+            _record_inject(self.clock, inject.at_s, inject.kind, inject.text, inject.rule)
             yield self.say(inject.at_s, inject.kind, inject.text)
 
     def declare(self) -> _Phase:
@@ -143,6 +143,9 @@ class _Exercise:
         self.answers["page"] = self.paged
         self.tell = yield Ask("tell_users", self.t, "What do you tell users?", USER_COMMS)
         self.answers["tell_users"] = self.tell
+        if self.tell in ("status_page_and_email", "status_page"):
+            # The status page goes up as soon as the team decides to tell users.
+            self.clock.add(self.t, "status_page_updated")
         responders = self.world.responders
         if "incident_commander" not in self.paged:
             self.t += responders.all_hands_ack_delay.sample(self.rng)
@@ -226,6 +229,8 @@ class _Exercise:
                 "title": self.scn.title,
                 "date": self.scn.start.date(),
                 "failure_mode": self.scn.failure_mode,
+                # The world's failure mode says which services this incident hits.
+                "services": list(self.mode.services),
                 "events": [e.model_dump(by_alias=True) for e in events],
             }
         )
@@ -240,9 +245,9 @@ def _mode(world: World, mode_id: str) -> FailureMode:
     raise ValueError(f"the world has no failure mode {mode_id!r}")
 
 
-def _record_inject(clock: _Clock, t: float, kind: str, text: str) -> None:
+def _record_inject(clock: _Clock, t: float, kind: str, text: str, rule: str | None) -> None:
     if kind == "alert":
-        clock.add(t, "alert_fired", text)
+        clock.add(t, "alert_fired", text, **({"rule": rule} if rule else {}))
     elif kind == "user_report":
         clock.add(t, "user_reports", text)
 

@@ -74,7 +74,8 @@ def draft(played: Played, verdicts: list[Verdict]) -> str:
     met = [v for v in verdicts if v.status == "met"]
     lines += [f"- {v.promise}：{v.measured}（目标 {v.target}）" for v in met] or ["- （无）"]
     lines += ["", "### 需要改进的地方", ""]
-    missed = [v for v in verdicts if v.status != "met"]
+    # A promise that never fell due was neither kept nor missed.
+    missed = [v for v in verdicts if v.status in ("broken", "not_evidenced")]
     for v in missed:
         why = "未达成" if v.status == "broken" else "无记录可证"
         lines.append(f"- {v.promise}：{v.measured}（目标 {v.target}，{why}；手册 L{v.source.first_line}）")

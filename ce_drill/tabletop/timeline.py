@@ -6,6 +6,11 @@ timeline that crosses midnight), or in full (``"2024-01-16 00:10"``); a
 post-mortem written later may give only a date (``"2024-01-18"``), which the
 judge treats as "some time that day".  Events must be in time order: a
 timeline that contradicts its own order is rejected rather than guessed at.
+
+A timeline may name the playbook's ``services`` the incident hit (their
+recovery and availability targets then apply), the detection ``rule`` of an
+``alert_fired`` event (its ``for`` says how long the outage ran before the
+alert), and an ``impact_started`` event when the outage's start is known.
 """
 
 from __future__ import annotations
@@ -19,15 +24,17 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from sim.fields import Frozen, Offset, SeverityId
-from sim.loader import Problem, load_model
+from sim.errors import InputError
+from sim.fields import Frozen, Identifier, Offset, SeverityId
+from sim.loader import Problem, format_loc, line_of, load_model, read_yaml
+from sim.playbook import Playbook
 
 EventKind = Literal[
-    "user_reports", "alert_fired", "confirmed", "commander_assigned", "war_room_open",
+    "impact_started", "user_reports", "alert_fired", "confirmed", "commander_assigned", "war_room_open",
     "impact_assessed", "investigation_started", "queued", "work_started", "plan_made",
     "diagnosis_done", "fix_attempted", "fix_failed", "escalated", "rollback_decided",
     "rollback_started", "rollback_finished", "recovery_started", "recovered", "fix_verified",
-    "status_update", "users_notified", "recovery_notice", "resolved",
+    "status_update", "status_page_updated", "users_notified", "recovery_notice", "resolved",
     "postmortem_prepared", "postmortem_meeting", "postmortem_report",
 ]  # fmt: skip
 EVENT_KINDS: tuple[str, ...] = EventKind.__args__  # type: ignore[attr-defined]
@@ -54,6 +61,8 @@ class Event(Frozen):
     by: str | None = None
     severity: SeverityId | None = None
     """With ``confirmed``: the severity the incident was confirmed as."""
+    rule: Identifier | None = None
+    """With ``alert_fired``: the playbook's detection rule that fired; its ``for`` dates the outage's start."""
 
     @field_validator("at")
     @classmethod
@@ -69,6 +78,8 @@ class Timeline(Frozen):
     """The world's failure mode this incident was, for what-if re-runs."""
     data_loss_s: Offset | None = Field(default=None, alias="data_loss")
     """Writes lost, when the post-mortem records it (``0s`` for "无数据丢失")."""
+    services: tuple[Identifier, ...] = ()
+    """The playbook's services the incident hit: their recovery and availability targets apply too."""
     events: tuple[Event, ...] = Field(min_length=1)
 
     def when(self, event: Event) -> tuple[dt.datetime, bool]:
@@ -116,6 +127,39 @@ def timeline_problems(timeline: Timeline) -> Iterator[Problem]:
                 "a 'confirmed' event needs the severity it was confirmed as",
                 None,
             )
+        if event.rule is not None and event.kind != "alert_fired":
+            yield ("events", i, "rule"), "only an 'alert_fired' event names a rule", event.rule
+    for i, service in enumerate(timeline.services):
+        if service in timeline.services[:i]:
+            yield ("services", i), "named twice", service
+    impact = timeline.first("impact_started")
+    if impact is not None:
+        started = timeline.when(impact)[0]
+        if any(timeline.when(e)[0] < started for e in timeline.events if not timeline.when(e)[1]):
+            yield (
+                ("events", timeline.events.index(impact), "at"),
+                "the impact cannot start after an event of its own response",
+                impact.at,
+            )
+
+
+def reference_problems(timeline: Timeline, playbook: Playbook) -> Iterator[Problem]:
+    """Services and alert rules the timeline names that the playbook does not define."""
+    services = [s.id for s in playbook.services]
+    for i, service in enumerate(timeline.services):
+        if service not in services:
+            yield ("services", i), f"not a service of the playbook ({', '.join(services)})", service
+    rules = {r.name for r in playbook.detection_rules}
+    for i, event in enumerate(timeline.events):
+        if event.rule is not None and event.rule not in rules:
+            yield ("events", i, "rule"), "no such detection rule in the playbook", event.rule
+
+
+def check_references(path: Path, timeline: Timeline, playbook: Playbook) -> None:
+    """Raise the first name the timeline uses that the playbook lacks, at its line."""
+    for loc, message, value in reference_problems(timeline, playbook):
+        line = line_of(read_yaml(path), loc)
+        raise InputError(str(path), line, format_loc(loc), message, repr(value))
 
 
 def load_timeline(path: Path) -> Timeline:

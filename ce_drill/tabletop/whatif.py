@@ -8,10 +8,12 @@ from typing import Any
 import numpy as np
 
 from ce_drill.tabletop.timeline import Event, Timeline
+from ce_drill.tabletop.verdicts import onset
 from sim.errors import InputError
 from sim.forecast.stats import wilson
 from sim.model.whatif import continue_from_decision
 from sim.playbook import Playbook
+from sim.targets import incident_targets
 from sim.world import World
 
 # Decisions a what-if can move, and the action each one starts.
@@ -65,9 +67,11 @@ def run(
         moved = tl.when(Event(at=value, kind="rollback_decided"))[0]
     except ValueError:
         raise InputError(where, None, "--what-if", "expected a time such as 14:40", repr(value)) from None
-    started = min(tl.when(e)[0] for e in tl.events)
+    # Times count from the outage's start, as the replay's RTO verdict does.
+    started = onset(pb, tl).at
     actual_event = tl.first(key)
-    rto = pb.severity(severity).rto_s
+    target = incident_targets(pb, severity, tl.services).rto
+    rto = target.seconds
     decisions = [("what-if", (moved - started).total_seconds())]
     if actual_event is not None:
         decisions.append(("as decided", (tl.when(actual_event)[0] - started).total_seconds()))
@@ -89,6 +93,7 @@ def run(
         "at": value,
         "severity": severity,
         "rto_s": rto,
+        "rto_of": target.holder,
         "actual_restore_s": None if recovered is None else (tl.when(recovered)[0] - started).total_seconds(),
         "seed": seed,
         "scenarios": scenarios,

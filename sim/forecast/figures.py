@@ -3,6 +3,9 @@
 * **Availability** — per service and calendar month: P(meeting the target)
   over replications with a 95 % Wilson CI, the expected availability, and
   downtime at p50/p90/p99 against the month's error budget.
+* **Service recovery** — per service, over the incidents that hit it
+  (pooled across replications): P(restored within the service's own RTO)
+  and, over those that lost its writes, P(within its RPO), with Wilson CIs.
 * **Severities** — per severity, over incidents **pooled across
   replications**: P(RTO met), P(RPO met), P(response time met), P(cadence
   kept) with Wilson CIs, and time to restore at p50/p90/p99.  Pooled incidents
@@ -20,7 +23,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from sim.forecast.jobs import STAGES, TIMES, VERDICTS, Batch
+from sim.forecast.jobs import SERVICE_VERDICTS, STAGES, TIMES, VERDICTS, Batch
 from sim.forecast.layout import BoolArray, FloatArray, Layout
 from sim.forecast.stats import QUANTILES, wilson, wilson_arrays
 
@@ -62,6 +65,30 @@ def service_months(layout: Layout, batch: Batch) -> pd.DataFrame:
                     "p_down": float(np.mean(downtime > 0)),
                 }
             )
+    return pd.DataFrame(rows)
+
+
+def service_recovery(layout: Layout, batch: Batch) -> pd.DataFrame:
+    """Per service: its own RTO and RPO, and how often the incidents that hit it kept them."""
+    rows = []
+    for s, service in enumerate(layout.services):
+        row: dict[str, object] = {
+            "service": service,
+            "name": layout.service_names[s],
+            "rto_s": layout.service_rto_s[s],
+            "rpo_s": layout.service_rpo_s[s],
+        }
+        for v, verdict in enumerate(SERVICE_VERDICTS):
+            column = batch.service_verdicts[:, s, v]
+            judged = int(np.sum(column >= 0))
+            ci = wilson(int(np.sum(column == 1)), judged)
+            row |= {
+                verdict: ci.estimate,
+                f"{verdict}_lo": ci.lo,
+                f"{verdict}_hi": ci.hi,
+                f"{verdict}_n": judged,
+            }
+        rows.append(row)
     return pd.DataFrame(rows)
 
 

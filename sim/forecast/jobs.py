@@ -9,7 +9,8 @@ random numbers, so differences between worlds are not drowned in noise.
 
 A task returns compact summaries, not incident records: per replication the
 downtime of every service in every calendar month, and per incident its
-severity, its verdicts (RTO, RPO, response time, cadence) and its times.
+severity, its verdicts (RTO, RPO, response time, cadence), its times, and
+per service whether it kept that service's own RTO and RPO.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ import numpy as np
 import numpy.typing as npt
 
 from sim.model import simulate
-from sim.model.records import SimResult
+from sim.model.records import IncidentRecord, SimResult
 from sim.playbook import Playbook
 from sim.world import World
 
 VERDICTS = ("rto_met", "rpo_met", "response_met", "comms_met")
+SERVICE_VERDICTS = ("rto_met", "rpo_met")
+"""Per incident and service: restored within the service's RTO, lost no more than its RPO."""
 TIMES = ("time_to_restore_s", "detect_s", "acknowledge_s", "diagnose_s", "mitigate_s")
 STAGES = TIMES[1:]
 UNKNOWN = -1
@@ -99,8 +102,11 @@ class Batch:
     replication ``first + r`` (services in playbook order).  Incident arrays
     run in parallel: ``replication`` (absolute index), ``severity`` (index into
     the playbook's severities, −1 if never detected), ``verdicts`` (1 met,
-    0 missed, −1 unknown; columns :data:`VERDICTS`) and ``times`` (seconds,
-    nan where not reached; columns :data:`TIMES`).
+    0 missed, −1 unknown; columns :data:`VERDICTS`), ``times`` (seconds,
+    nan where not reached; columns :data:`TIMES`) and ``service_verdicts``
+    ``[incident, service, SERVICE_VERDICTS]`` (1, 0, or −1 where the incident
+    did not hit the service, lost none of its writes, or was still within the
+    RTO when the run ended).
     """
 
     first: int
@@ -110,6 +116,7 @@ class Batch:
     severity: IntArray
     verdicts: IntArray
     times: FloatArray
+    service_verdicts: IntArray
     events: int = field(default=0, compare=False)
 
 
@@ -117,8 +124,7 @@ def run_job(job: Job) -> tuple[Batch, ...]:
     """Run a task: every replication under every world of its spec; one batch per world."""
     spec = job.spec
     playbook, worlds = _materialise(spec.playbook_json, spec.worlds_json, spec.start)
-    severities = [s.id for s in playbook.severities]
-    collectors = [_Collector(severities, keep) for keep in spec.detail]
+    collectors = [_Collector(playbook, world, keep) for world, keep in zip(worlds, spec.detail, strict=True)]
     for replication in range(job.first, job.first + job.count):
         seed = child_seed(spec.seed, replication)
         for world, collector in zip(worlds, collectors, strict=True):
@@ -142,11 +148,14 @@ def _materialise(
 
 
 class _Collector:
-    def __init__(self, severities: list[str], detail: bool) -> None:
-        self.index = {s: i for i, s in enumerate(severities)}
+    def __init__(self, playbook: Playbook, world: World, detail: bool) -> None:
+        self.index = {s.id: i for i, s in enumerate(playbook.severities)}
+        self.services = playbook.services
+        # Which service's writes each failure mode loses, when it loses any.
+        self.data_service = {m.id: m.data_loss.service for m in world.failure_modes if m.data_loss}
         self.detail = detail
         self.downtime: list[list[float]] = []
-        self.rows: list[tuple[int, int, tuple[int, ...], tuple[float, ...]]] = []
+        self.rows: list[tuple[int, int, tuple[int, ...], tuple[float, ...], tuple[tuple[int, int], ...]]] = []
         self.events = 0
 
     def add(self, replication: int, result: SimResult) -> None:
@@ -165,8 +174,25 @@ class _Collector:
                     severity,
                     verdicts,
                     _times(r.started_s, r.detected_s, r.acknowledged_s, r.diagnosed_s, r.mitigated_s),
+                    self._per_service(r, result.horizon_s),
                 )
             )
+
+    def _per_service(self, r: IncidentRecord, horizon_s: float) -> tuple[tuple[int, int], ...]:
+        """Each service's own RTO and RPO, for this incident (:data:`SERVICE_VERDICTS`)."""
+        lost = self.data_service.get(r.failure_mode) if r.data_loss_s > 0 else None
+        out = []
+        for service in self.services:
+            rto = rpo = UNKNOWN
+            if service.id in r.services:
+                if r.mitigated_s is not None:
+                    rto = int(r.mitigated_s - r.started_s <= service.rto_s)
+                elif horizon_s - r.started_s > service.rto_s:
+                    rto = 0  # still down at the end of the run, already past the service's RTO
+            if service.id == lost:
+                rpo = int(r.data_loss_s <= service.rpo_s)
+            out.append((rto, rpo))
+        return tuple(out)
 
     def batch(self, first: int, count: int, n_services: int) -> Batch:
         downtime = np.asarray(self.downtime, dtype=np.float64).reshape(count, n_services, -1)
@@ -179,6 +205,9 @@ class _Collector:
             severity=np.asarray([r[1] for r in rows], dtype=np.int64),
             verdicts=np.asarray([r[2] for r in rows], dtype=np.int64).reshape(len(rows), len(VERDICTS)),
             times=np.asarray([r[3] for r in rows], dtype=np.float64).reshape(len(rows), len(TIMES)),
+            service_verdicts=np.asarray([r[4] for r in rows], dtype=np.int64).reshape(
+                len(rows), n_services, len(SERVICE_VERDICTS)
+            ),
             events=self.events,
         )
 
@@ -220,5 +249,6 @@ def merge(batches: list[Batch]) -> Batch:
         severity=np.concatenate([b.severity for b in ordered]),
         verdicts=np.concatenate([b.verdicts for b in ordered]),
         times=np.concatenate([b.times for b in ordered]),
+        service_verdicts=np.concatenate([b.service_verdicts for b in ordered]),
         events=sum(b.events for b in ordered),
     )

@@ -26,6 +26,8 @@ class Layout:
     services: tuple[str, ...]
     service_names: tuple[str, ...]
     targets: tuple[float, ...]
+    service_rto_s: tuple[float, ...]
+    service_rpo_s: tuple[float, ...]
     months: tuple[str, ...]
     month_lengths_s: tuple[float, ...]
     severities: tuple[str, ...]
@@ -40,6 +42,8 @@ class Layout:
             services=tuple(s.id for s in playbook.services),
             service_names=tuple(s.name for s in playbook.services),
             targets=tuple(s.availability for s in playbook.services),
+            service_rto_s=tuple(s.rto_s for s in playbook.services),
+            service_rpo_s=tuple(s.rpo_s for s in playbook.services),
             months=tuple(name for name, _, _ in months),
             month_lengths_s=tuple(hi - lo for _, lo, hi in months),
             severities=tuple(s.id for s in playbook.severities),

@@ -4,6 +4,8 @@ The figures are pandas DataFrames, computed on first use:
 
 * ``services`` — one row per service and calendar month (P(met) with CI,
   expected availability, downtime percentiles and the error budget);
+* ``service_recovery`` — one row per service: its own RTO and RPO and how
+  often the incidents that hit it kept them (pooled-incident CIs);
 * ``severities`` — one row per severity (pooled-incident verdicts with CIs,
   time to restore, per-replication P(no RTO miss));
 * ``stages``, ``replications`` (per replication, service and month),
@@ -23,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from sim.forecast import figures
-from sim.forecast.jobs import VERDICTS, Batch
+from sim.forecast.jobs import SERVICE_VERDICTS, VERDICTS, Batch
 from sim.forecast.layout import Layout
 from sim.forecast.period import MONTH_DEFINITION, Period
 from sim.forecast.stats import QUANTILES
@@ -87,6 +89,10 @@ class Forecast:
         return figures.service_months(self.layout, self.base)
 
     @cached_property
+    def service_recovery(self) -> pd.DataFrame:
+        return figures.service_recovery(self.layout, self.base)
+
+    @cached_property
     def severities(self) -> pd.DataFrame:
         return figures.severities(self.layout, self.base)
 
@@ -128,6 +134,7 @@ class Forecast:
             "precision": None if self.precision is None else _precision(self.precision),
             "overall": {"all_availability_targets_met": _ci(self.overall, "p_met")},
             "availability": [_service(row) for row in self.services.to_dict("records")],
+            "service_recovery": [_recovery(row) for row in self.service_recovery.to_dict("records")],
             "severities": [_severity(row) for row in self.severities.to_dict("records")],
             "stages": [_plain(row) for row in self.stages.to_dict("records")],
             "tornado": None if self.tornado is None else [_plain(r) for r in self.tornado.to_dict("records")],
@@ -205,6 +212,19 @@ def _service(row: dict[Any, Any]) -> dict[str, Any]:
             "p99": row["downtime_p99_s"],
         },
     }
+
+
+def _recovery(row: dict[Any, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "service": row["service"],
+        "name": row["name"],
+        "rto_s": row["rto_s"],
+        "rpo_s": row["rpo_s"],
+    }
+    pooled = {"rto_met": "incidents that hit the service", "rpo_met": "incidents that lost its writes"}
+    for verdict in SERVICE_VERDICTS:
+        out[verdict] = {**_ci(row, verdict), "incidents": row[f"{verdict}_n"], "pooled_over": pooled[verdict]}
+    return out
 
 
 def _severity(row: dict[Any, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import simpy
 from sim.model.records import IncidentRecord
 from sim.model.signals import Trajectory
 from sim.playbook import Playbook
+from sim.targets import effective_targets, incident_targets
 from sim.world import FailureMode, Variant
 
 
@@ -89,14 +90,14 @@ class IncidentState:
         rto_met: bool | None = None
         rpo_met: bool | None = None
         if severity is not None:
-            target = playbook.severity(severity)
+            # The stricter of the severity's targets and the services': every service the
+            # incident hits for the RTO, the one whose writes it lost for the RPO.
+            rto = incident_targets(playbook, severity, self.mode.services).rto.seconds
+            _, rpo = effective_targets(playbook, severity, self.data_service)
             if self.mitigated_s is not None:
-                rto_met = self.mitigated_s - self.started_s <= target.rto_s
-            elif horizon_s - self.started_s > target.rto_s:
+                rto_met = self.mitigated_s - self.started_s <= rto
+            elif horizon_s - self.started_s > rto:
                 rto_met = False  # still down at the end of the run, already past its RTO
-            rpo = target.rpo_s
-            if self.data_service is not None:
-                rpo = min(rpo, playbook.service(self.data_service).rpo_s)
             rpo_met = self.data_loss_s <= rpo
         end = self.mitigated_s if self.mitigated_s is not None else horizon_s
         return IncidentRecord(
