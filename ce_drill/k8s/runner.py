@@ -129,6 +129,8 @@ class Prepared:
     breaks: tuple[str, ...]
     facts: list[str] = field(default_factory=list)
     """What the checks found, in words (the dry run prints them)."""
+    unchecked: list[InputError] = field(default_factory=list)
+    """What could not be checked for want of a permission: the dry run lists it, a run refuses."""
 
     @property
     def prometheus(self) -> Prometheus:
@@ -170,21 +172,30 @@ def prepare(scenario: str, config_path: Path, breaks: tuple[str, ...], out: Path
     prepared.facts.append(
         f"kube context {target.context} ({target.server}), namespace {target.namespace}: on the allowlist"
     )
-    reason = _kill_switch(prepared)
-    if reason is not None:
-        raise loaded.refuse(("kill_switch",), f"engaged ({reason}); remove it to drill")
-    prepared.facts.append("kill switch: not engaged")
-    prepared.facts += _deployment_facts(prepared)
+    try:
+        reason = killswitch.engaged(cfg.kill_switch, target)
+    except ApiException as exc:
+        # Forbidden is a missing permission: the dry run lists it; a run refuses below.
+        prepared.unchecked.append(
+            loaded.refuse(
+                ("kill_switch", "configmap"), f"cannot read the kill switch: HTTP {exc.status} {exc.reason}"
+            )
+        )
+    else:
+        if reason is not None:
+            raise loaded.refuse(("kill_switch",), f"engaged ({reason}); remove it to drill")
+        prepared.facts.append("kill switch: not engaged")
+    try:
+        prepared.facts += _deployment_facts(prepared)
+    except _Forbidden as exc:
+        prepared.unchecked.append(exc.error)
     return prepared
 
 
-def _kill_switch(p: Prepared) -> str | None:
-    try:
-        return killswitch.engaged(p.loaded.config.kill_switch, p.target)
-    except ApiException as exc:
-        raise p.loaded.refuse(
-            ("kill_switch", "configmap"), f"cannot read the kill switch: HTTP {exc.status} {exc.reason}"
-        ) from None
+class _Forbidden(Exception):  # noqa: N818 - carries a refusal
+    def __init__(self, error: InputError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _deployment_facts(p: Prepared) -> list[str]:
@@ -193,12 +204,12 @@ def _deployment_facts(p: Prepared) -> list[str]:
         try:
             d = client.AppsV1Api(api).read_namespaced_deployment(cfg.deployment, cfg.namespace)
         except ApiException as exc:
-            what = (
-                "no such Deployment"
-                if exc.status == NOT_FOUND
-                else f"cannot read it: HTTP {exc.status} {exc.reason}"
-            )
-            raise p.loaded.refuse(("target", "deployment"), what, cfg.deployment) from None
+            if exc.status == NOT_FOUND:
+                raise p.loaded.refuse(
+                    ("target", "deployment"), "no such Deployment", cfg.deployment
+                ) from None
+            what = f"cannot read it: HTTP {exc.status} {exc.reason}"
+            raise _Forbidden(p.loaded.refuse(("target", "deployment"), what, cfg.deployment)) from None
         if not any(c.name == cfg.container for c in d.spec.template.spec.containers):
             raise p.loaded.refuse(
                 ("target", "container"), "the Deployment has no such container", cfg.container
@@ -206,9 +217,8 @@ def _deployment_facts(p: Prepared) -> list[str]:
         try:
             versions = pod_versions(api, Workload.of(cfg))
         except ApiException as exc:
-            raise p.loaded.refuse(
-                ("target", "selector"), f"cannot list its pods: HTTP {exc.status} {exc.reason}", cfg.selector
-            ) from None
+            what = f"cannot list its pods: HTTP {exc.status} {exc.reason}"
+            raise _Forbidden(p.loaded.refuse(("target", "selector"), what, cfg.selector)) from None
     running = ", ".join(sorted({v or "?" for v in versions.values()})) or "nothing"
     return [
         f"Deployment {cfg.namespace}/{cfg.deployment}: {d.spec.replicas} replicas, container {cfg.container}",
@@ -254,10 +264,11 @@ class DryRun:
     facts: list[str]
     steps: list[str]
     verdicts: list[permissions.Verdict]
+    unchecked: list[str]
 
     @property
     def allowed(self) -> bool:
-        return all(v.allowed for v in self.verdicts)
+        return all(v.allowed for v in self.verdicts) and not self.unchecked
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -266,12 +277,14 @@ class DryRun:
             "target": self.facts,
             "would_do": self.steps,
             "permissions": [v.to_json() for v in self.verdicts],
+            "unchecked": self.unchecked,
             "allowed": self.allowed,
         }
 
     def lines(self) -> list[str]:
         out = [f"dry run of {self.scenario}: nothing is changed", "target:"]
         out += [f"  {f}" for f in self.facts]
+        out += [f"  cannot check: {u}" for u in self.unchecked]
         out.append("would do:")
         out += [f"  - {s}" for s in self.steps]
         out.append("permissions (SelfSubjectAccessReview, as the context's user):")
@@ -289,7 +302,7 @@ def dry_run(p: Prepared) -> DryRun:
     needed = permissions.needed(p.expect, p.loaded.config)
     with p.target.api() as api:
         verdicts = permissions.review(api, p.target.namespace, needed)
-    return DryRun(p.drill.name, facts, _steps(p), verdicts)
+    return DryRun(p.drill.name, facts, _steps(p), verdicts, [str(u) for u in p.unchecked])
 
 
 def _steps(p: Prepared) -> list[str]:
@@ -375,6 +388,8 @@ def _session(p: Prepared) -> Session:
 
 def run(p: Prepared, *, progress: bool = True) -> Scorecard:
     """Run the prepared drill to its scorecard; ClusterDrillStopped when the kill switch or a signal stops it."""
+    if p.unchecked:
+        raise p.unchecked[0]
     p.facts += _prometheus_facts(p) + _database_facts(p)
     out = p.out
     (out / TIMELINE_FILE).unlink(missing_ok=True)

@@ -123,9 +123,12 @@ class Staging:
         return done
 
     def start(self, *args: str, log: str = "cli") -> subprocess.Popen[str]:
-        out = (self.work / f"{log}.stdout").open("w", encoding="utf-8")
-        err = (self.work / f"{log}.stderr").open("w", encoding="utf-8")
-        return subprocess.Popen([CE_DRILL, "run", *args], stdout=out, stderr=err, text=True)
+        with (
+            (self.work / f"{log}.stdout").open("w", encoding="utf-8") as out,
+            (self.work / f"{log}.stderr").open("w", encoding="utf-8") as err,
+        ):
+            # The child holds its own copies of both files.
+            return subprocess.Popen([CE_DRILL, "run", *args], stdout=out, stderr=err, text=True)
 
     def versions(self) -> dict[str, str]:
         with self.api() as api:
