@@ -71,8 +71,8 @@ def evidence(
         *extra,
         _event(80.0, "drill", "fault_removed", fault="release"),
     ]
-    if recovered is not None:
-        events.append(_event(FAULT + recovered, "drill", "steady_state_met"))
+    if recovered is not None:  # seconds after the outage began: the condition's onset
+        events.append(_event(onset + recovered, "drill", "steady_state_met"))
     events.sort(key=lambda e: e.ts)
     journal = Journal({"status": "completed", "steady_states": {"before": {"steady_state_met": True}}})
     held = tuple(T0 + t for t in range(int(onset), 90))
@@ -252,3 +252,44 @@ def test_a_fault_that_never_showed_is_reported_as_not_landed_not_as_a_detection_
     landed_silently = replace(ev, events=silent.events)
     s = statuses(judge(plan, landed_silently, EXPECT, scenario="m"))
     assert (s["fault-landed"], s[f"alert-{ALERT}"]) == ("passed", "failed")
+
+
+def test_the_drilled_services_own_rto_binds_where_it_is_stricter(plan: DrillPlan) -> None:
+    coordinator = plan.service("agent_coordinator")
+    p1 = plan.severity("P1")
+    assert coordinator.rto_wall_s < p1.rto_wall_s  # the manual's 10 min against P1's 15 min
+    expect = replace(EXPECT, service="agent_coordinator")
+    between = (coordinator.rto_wall_s + p1.rto_wall_s) / 2
+    also_p1 = (_notification(30.0, 29.0, name="SystemAvailabilityP1Critical", severity="P1"),)
+    # Back between the two targets: met by P1's RTO alone, broken by the service's.
+    alone = judge(plan, evidence(plan, recovered=between, extra=also_p1), EXPECT, scenario="m").check(
+        CheckKind.RTO
+    )
+    held = judge(plan, evidence(plan, recovered=between, extra=also_p1), expect, scenario="m").check(
+        CheckKind.RTO
+    )
+    assert alone is not None
+    assert held is not None
+    assert alone.status == "passed"
+    assert (held.status, held.target_wall_s, held.source) == (
+        "failed",
+        coordinator.rto_wall_s,
+        coordinator.source,
+    )
+    assert "agent_coordinator's RTO" in held.title
+
+
+def test_the_rto_clock_starts_when_the_fault_first_shows(plan: DrillPlan) -> None:
+    rto = plan.severity("P2").rto_wall_s
+    expect = replace(EXPECT, severity="P2")
+    # Injected at 10 s, first hurting at 40 s, back 30 s + the RTO after injection: within the RTO.
+    check = judge(plan, evidence(plan, onset=40.0, recovered=rto), expect, scenario="m").check(CheckKind.RTO)
+    assert check is not None
+    assert check.status == "passed"
+    assert check.measured_wall_s == pytest.approx(rto)
+    assert "30.0 s after injection" in check.detail
+    # With no condition ever holding, the clock starts at the injection.
+    ev = evidence(plan, onset=40.0, recovered=rto)
+    blind = judge(plan, replace(ev, held={}), expect, scenario="m").check(CheckKind.RTO)
+    assert blind is not None
+    assert blind.measured_wall_s == pytest.approx(rto + 30.0)

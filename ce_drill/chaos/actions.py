@@ -127,14 +127,13 @@ def oom_crash_loop(
     until_firing: list[str] | None = None,
     configuration: Configuration = None,
 ) -> dict[str, Any]:
-    """Keep one pod in an OOM crash loop until ``until_firing`` alerts fire, at most ``hold_s``.
+    """Keep one pod in an OOM crash loop until ``until_firing`` alerts are notified, at most ``hold_s``.
 
     The fault is its effect, not a number of kills: every time the pod is back it is
-    pushed over its memory limit again, until the manual's alerts have seen it (or the
-    plan's fault hold has passed) — however long a kill or a restart takes on this host.
+    pushed over its memory limit again, until the manual's alerts have reached the
+    on-call receiver (or the plan's fault hold has passed) — however long a kill or a
+    restart takes on this host.
     """
-    from ce_drill.chaos.probes import alert_state
-
     hold = context.seconds(hold_s, "oom_crash_loop hold_s")
     s = stack(configuration)
     _wait_until_stable(configuration, slot)
@@ -147,7 +146,7 @@ def oom_crash_loop(
 
     def seen() -> bool:
         names = until_firing or []
-        return bool(names) and all(_state(alert_state, n, configuration) == "firing" for n in names)
+        return bool(names) and _notified(configuration, names, started) == set(names)
 
     while (time.time() - started < hold and not seen()) or not done:
         try:
@@ -208,30 +207,40 @@ def wait_for_steady_state(timeout_s: float | str = "", configuration: Configurat
 def wait_for_alerts(
     alerts: list[str], timeout_s: float | str = "", configuration: Configuration = None
 ) -> dict[str, Any]:
-    """Hold the fault until every alert in ``alerts`` is firing in Prometheus, at most ``timeout_s``.
+    """Hold the fault until every alert in ``alerts`` has been notified, at most ``timeout_s``.
 
-    The fault is held for its effect — until the manual's alerts have seen it — not for a
-    fixed time: a slow host holds it longer, a fast one ends it (and the outage) sooner.
-    ``timeout_s`` is the plan's fault hold, by when every on-time alert has fired.
+    The fault is held for its effect — until the manual's alerts have reached the on-call
+    receiver — not for a fixed time: a slow host holds it longer, a fast one ends it (and
+    the outage) sooner.  ``timeout_s`` is the plan's fault hold, by when every on-time
+    alert has been notified.
     """
-    from ce_drill.chaos.probes import alert_state
-
     wait_s = context.seconds(timeout_s, "wait_for_alerts timeout_s")
     started = time.time()
-    firing: set[str] = set()
+    since = _fault_started(configuration, started)
+    notified: set[str] = set()
     while time.time() - started < wait_s:
-        firing = {name for name in alerts if _state(alert_state, name, configuration) == "firing"}
-        if firing == set(alerts):
+        notified = _notified(configuration, alerts, since)
+        if notified == set(alerts):
             break
         time.sleep(0.5)
-    return {"firing": sorted(firing), "waited_s": round(time.time() - started, 3)}
+    return {"notified": sorted(notified), "waited_s": round(time.time() - started, 3)}
 
 
-def _state(probe: Any, name: str, configuration: Configuration) -> str:
-    try:
-        return str(probe(name, configuration=configuration))
-    except (OSError, ValueError, KeyError, RuntimeError):
-        return "unknown"  # Prometheus busy or restarting: ask again
+def _fault_started(configuration: Configuration, default: float) -> float:
+    faults = stack(configuration).timeline().of("fault_injected")
+    return faults[-1].ts if faults else default
+
+
+def _notified(configuration: Configuration, alerts: list[str], since: float) -> set[str]:
+    """Which of ``alerts`` the receiver has been notified of as firing since ``since``."""
+    events = stack(configuration).timeline().since(since).of("notification", status="firing")
+    names = {
+        str(a.get("alertname"))
+        for e in events
+        for a in e.get("alerts") or []
+        if a.get("status", "firing") == "firing"
+    }
+    return names & set(alerts)
 
 
 def pause(seconds: float | str) -> float:

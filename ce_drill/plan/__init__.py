@@ -88,6 +88,15 @@ class PlannedSeverity(Frozen):
     source: ManualRef
 
 
+class PlannedService(Frozen):
+    """A service's own recovery target (the manual's per-service RTO)."""
+
+    id: str
+    rto_manual_s: float
+    rto_wall_s: float
+    source: ManualRef
+
+
 class VerificationItem(Frozen):
     """An item of the manual's rollback verification checklist that names a metric."""
 
@@ -111,6 +120,7 @@ class DrillPlan(Frozen):
     alerts: tuple[PlannedAlert, ...]
     phases: tuple[PlannedPhase, ...]
     severities: tuple[PlannedSeverity, ...]
+    services: tuple[PlannedService, ...] = ()
     verification: tuple[VerificationItem, ...]
     stable_versions: tuple[str, ...]
     pod_restart_backoff_wall_s: tuple[float, ...]
@@ -145,6 +155,12 @@ class DrillPlan(Frozen):
             if severity.id == severity_id:
                 return severity
         raise KeyError(severity_id)
+
+    def service(self, service_id: str) -> PlannedService:
+        for service in self.services:
+            if service.id == service_id:
+                return service
+        raise KeyError(service_id)
 
     def phase(self, name: str) -> PlannedPhase | None:
         return next((p for p in self.phases if p.phase == name), None)
@@ -252,6 +268,10 @@ class DrillPlan(Frozen):
             alerts=alerts,
             phases=phases,
             severities=severities,
+            services=tuple(
+                PlannedService(id=s.id, rto_manual_s=s.rto_s, rto_wall_s=t.wall_s(s.rto_s), source=s.source)
+                for s in pb.services
+            ),
             verification=verification,
             stable_versions=tuple(m.stable_version for m in pb.manual_rollback if m.stable_version),
             pod_restart_backoff_wall_s=tuple(t.wall_s(b) for b in cfg.POD_RESTART_BACKOFF_S),
