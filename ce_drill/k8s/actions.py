@@ -18,6 +18,7 @@ by the run (``rollback``, ``lock-release``) switches that safety path off.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -30,6 +31,7 @@ from typing import Any
 import psycopg
 from chaoslib.exceptions import ActivityFailed, InterruptExecution
 from kubernetes import client
+from urllib3.exceptions import HTTPError
 
 from ce_drill.chaos.context import seconds as duration
 from ce_drill.chaos.lockholder import APPLICATION_NAME
@@ -52,6 +54,9 @@ ROLLOUT_TIMEOUT_S = stack_config.READY_TIMEOUT_S
 KUBELET_MAX_BACKOFF_S = max(stack_config.POD_RESTART_BACKOFF_S)
 """The kubelet's longest CrashLoopBackOff: it runs on the cluster's clock, not the drill's."""
 POLL_S = 0.25
+MESSAGE_CHARS = 300
+HTTP_TRIGGER_TIMEOUT_S = 10.0
+"""A fault endpoint answers at once; the pod proxy waits longer for a pod it cannot reach."""
 
 
 # --- the guard -----------------------------------------------------------------------------------
@@ -250,8 +255,16 @@ def _trigger_oom(api: client.ApiClient, session: Session, pod: str, nth: int) ->
         body=http.body,
         auth_settings=["BearerToken"],
         _preload_content=False,
-        _request_timeout=10,
+        _request_timeout=HTTP_TRIGGER_TIMEOUT_S,
     )
+
+
+def _message(exc: client.ApiException) -> str:
+    """The API server's own words (a Status's message, or the body as text), briefly."""
+    body = exc.body.decode(errors="replace") if isinstance(exc.body, bytes) else str(exc.body or "")
+    with contextlib.suppress(ValueError, AttributeError):
+        body = str(json.loads(body).get("message", body))
+    return body[:MESSAGE_CHARS]
 
 
 def _wait_for(check: Callable[[], Any], timeout_s: float) -> Any:
@@ -294,8 +307,14 @@ def oom_crash_loop(
             try:
                 _trigger_oom(api, session, pod, nth)
             except client.ApiException as exc:
-                session.log("oom_trigger_failed", pod=pod, status=exc.status, reason=exc.reason)
+                session.log(
+                    "oom_trigger_failed", pod=pod, status=exc.status, reason=exc.reason, message=_message(exc)
+                )
                 done.append({"trigger_failed": f"{exc.status} {exc.reason}"})
+                break
+            except HTTPError as exc:  # the pod proxy did not answer in time
+                session.log("oom_trigger_failed", pod=pod, status=None, reason=str(exc))
+                done.append({"trigger_failed": str(exc)})
                 break
         t0 = time.time()
 

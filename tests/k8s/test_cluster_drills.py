@@ -477,3 +477,30 @@ def test_a_drill_does_not_start_while_the_kill_switch_is_engaged(staging: Stagin
     assert "kill_switch: engaged (kill switch file" in done.stderr
     with staging.api() as api:
         assert resource_versions(api, staging.namespace) == before
+
+
+def test_the_http_oom_trigger_goes_through_the_pod_proxy(
+    staging: Staging, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real stand-in is driven over its limit through ``pods/POD:PORT/proxy/PATH``: the API server
+    authorises the drill's user (the Role's pods/proxy rule) and forwards; no container listens
+    here, so the forward fails, and the drill says so instead of waiting for a kill."""
+    from ce_drill.k8s import actions, runner
+    from ce_drill.k8s.redact import ENV_TOKEN
+    from ce_drill.k8s.session import SESSION_FILE
+
+    oom = {"trigger": "http", "http": {"port": 8080, "path": "/-/fault", "body": {"leak_bytes_per_s": 1}}}
+    config = staging.config(oom=oom)
+    out = tmp_path / "out"
+    prepared = runner.prepare("oom", config, (), out)
+    runner._session(prepared).save(out / SESSION_FILE)
+    monkeypatch.setenv(ENV_TOKEN, staging.token)
+    result = actions.oom_crash_loop(
+        kills=1, kill_timeout_s=5, configuration={"ce_drill_session": str(out / SESSION_FILE)}
+    )
+    (failed,) = [e for e in _timeline(out) if e["kind"] == "oom_trigger_failed"]
+    # RBAC would refuse with "cannot create resource"; a wrong path would be 404.  This API
+    # server's proxy refuses to dial a fake pod IP ("denied destination"): it got that far.
+    assert "cannot create resource" not in str(failed.get("message")), failed
+    assert failed.get("status") != 404, failed
+    assert "trigger_failed" in result["kills"][0]
