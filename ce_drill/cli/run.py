@@ -1,4 +1,4 @@
-"""``ce-drill run SCENARIO``: a real chaos drill against the local staging stack, judged against the manual."""
+"""``ce-drill run SCENARIO``: a real chaos drill against the local staging stack or a staging cluster, judged against the manual."""
 
 from __future__ import annotations
 
@@ -11,14 +11,19 @@ from rich.table import Table
 from ce_drill.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, echo_json
 from ce_drill.cli.timescale import drill_time_scale
 from ce_drill.drill.scorecard import Scorecard
+from sim.errors import InputError
 
 _STYLE = {"passed": "green", "failed": "bold red", "error": "yellow"}
 
 
 @click.command("run")
 @click.argument("scenario")
-@click.option("--target", type=click.Choice(["local"]), default="local", show_default=True,
-              help="Where to drill: the local staging stack.")  # fmt: skip
+@click.option("--target", type=click.Choice(["local", "k8s"]), default="local", show_default=True,
+              help="Where to drill: the local staging stack, or a Kubernetes staging cluster (with --config).")  # fmt: skip
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="The drill config of a cluster target (ce-drill.k8s.yaml; see docs/k8s.md).")  # fmt: skip
+@click.option("--dry-run", is_flag=True,
+              help="Cluster target: resolve it, check every permission, print what would be done; change nothing.")  # fmt: skip
 @drill_time_scale("Run manual time K times faster.")
 @click.option("--break", "breaks", multiple=True, metavar="PATH",
               help="Switch a safety path off on purpose: detection, rollback, restart, lock-release.")  # fmt: skip
@@ -27,25 +32,67 @@ _STYLE = {"passed": "green", "failed": "bold red", "error": "yellow"}
               help="Keep journal, scorecard, JUnit, timeline chart and report here (default reports/drill-SCENARIO).")  # fmt: skip
 @click.option("--quiet", is_flag=True, help="No live progress.")
 def command(
-    *, scenario: str, target: str, time_scale: float | None, breaks: tuple[str, ...], as_json: bool,
-    out_dir: Path | None, quiet: bool,
+    *, scenario: str, target: str, config_file: Path | None, dry_run: bool, time_scale: float | None,
+    breaks: tuple[str, ...], as_json: bool, out_dir: Path | None, quiet: bool,
 ) -> None:  # fmt: skip
     """Inject SCENARIO (memory-leak, db-lock-contention, oom) into the staging stack and judge it.
 
-    The target is the local stack (a Kubernetes staging cluster is not supported yet).
+    The target is the local stack, or with --target k8s --config FILE a Kubernetes staging
+    cluster (its allowlist enforced before every change; --dry-run changes nothing).
 
-    Exit 0 when every check passes, 1 when one fails, 2 on bad input, 130 when interrupted
-    (the fault is removed first).
+    Exit 0 when every check passes, 1 when one fails (or, with --dry-run, a permission is
+    missing), 2 on bad input or a target outside the allowlist, 130 when interrupted or
+    stopped by the kill switch (the fault is removed first).
     """
     from ce_drill.drill.runner import DrillInterrupted, run_drill
 
-    del target  # one target for now: the local stack
-
     out = out_dir or Path("reports") / f"drill-{Path(scenario).stem}"
+    if target == "k8s":
+        _run_on_cluster(scenario, config_file, dry_run=dry_run, breaks=breaks, time_scale=time_scale,
+                        as_json=as_json, out=out, quiet=quiet)  # fmt: skip
+        return
+    if config_file is not None or dry_run:
+        raise InputError("--target", None, "", "--config and --dry-run are for --target k8s", target)
     try:
         card = run_drill(scenario, time_scale=time_scale, breaks=breaks, out=out, progress=not quiet)
     except DrillInterrupted as stop:
         click.echo(f"ce-drill: {scenario} interrupted; faults removed, stack healthy ({out})", err=True)
+        if as_json:
+            echo_json(stop.card.to_json())
+        raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+    if as_json:
+        echo_json(card.to_json())
+    else:
+        Console().print(scorecard_table(card))
+        click.echo(f"artefacts: {out}")
+    if not card.passed:
+        raise click.exceptions.Exit(EXIT_FAILED)
+
+
+def _run_on_cluster(
+    scenario: str, config_file: Path | None, *, dry_run: bool, breaks: tuple[str, ...], time_scale: float | None,
+    as_json: bool, out: Path, quiet: bool,
+) -> None:  # fmt: skip
+    from ce_drill.k8s import runner
+
+    if config_file is None:
+        raise InputError("--config", None, "", "--target k8s needs the drill config (--config FILE)")
+    if time_scale is not None:
+        raise InputError("--time-scale", None, "", "a cluster's time scale is the drill config's time_scale")
+    prepared = runner.prepare(scenario, config_file, breaks, out)
+    if dry_run:
+        report = runner.dry_run(prepared)
+        if as_json:
+            echo_json(report.to_json())
+        else:
+            click.echo("\n".join(report.lines()))
+        if not report.allowed:
+            raise click.exceptions.Exit(EXIT_FAILED)
+        return
+    try:
+        card = runner.run(prepared, progress=not quiet)
+    except runner.ClusterDrillStopped as stop:
+        click.echo(f"ce-drill: {scenario} {stop.reason}; rollbacks played, faults removed ({out})", err=True)
         if as_json:
             echo_json(stop.card.to_json())
         raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
