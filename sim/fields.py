@@ -7,6 +7,7 @@ duration is named ``*_s`` in Python and JSON and keeps the manual's own key
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Annotated, Any, Literal
 
@@ -16,9 +17,13 @@ from sim.units import parse_duration, parse_quantity, parse_ratio
 
 
 class Frozen(BaseModel):
-    """Immutable, closed record: unknown keys are errors, YAML keys are the aliases."""
+    """Immutable, closed record: unknown keys are errors, YAML keys are the aliases.
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    No number may be NaN or infinite: ``rto: .nan`` compares false with every
+    bound, so it would pass each range check and break whatever reads it next.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
 def _positive(seconds: float) -> float:
@@ -56,6 +61,25 @@ Ratio = Annotated[float, BeforeValidator(parse_ratio), AfterValidator(_unit_inte
 
 Quantity = Annotated[float, BeforeValidator(parse_quantity), AfterValidator(_non_negative_number)]
 """A metric threshold; its ``unit`` field says whether it is a ratio, seconds, a count or a bool."""
+
+EARLIEST = dt.date(1900, 1, 1)
+LATEST = dt.date(8999, 12, 31)
+"""Dates outside these are typos; and the calendar arithmetic that adds deadlines,
+simulated years and what-if delays to a date must stay well short of year 9999."""
+
+
+def in_era(value: dt.date) -> dt.date:
+    day = value.date() if isinstance(value, dt.datetime) else value
+    if not EARLIEST <= day <= LATEST:
+        raise ValueError(f"must be a date from {EARLIEST.year} to {LATEST.year}")
+    return value
+
+
+Date = Annotated[dt.date, AfterValidator(in_era)]
+"""A calendar date between 1900 and 8999."""
+
+DateTime = Annotated[dt.datetime, AfterValidator(in_era)]
+"""An instant between 1900 and 8999."""
 
 SeverityId = Annotated[str, AfterValidator(lambda s: _match(r"P[1-9]", s, "a severity id like P1"))]
 Identifier = Annotated[str, AfterValidator(lambda s: _match(r"[A-Za-z_][A-Za-z0-9_]*", s, "an identifier"))]

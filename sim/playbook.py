@@ -12,7 +12,6 @@ drill judge — reads its numbers from here, so the manual is typed once.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -21,6 +20,8 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from sim.fields import (
+    Date,
+    DateTime,
     Duration,
     Frozen,
     Identifier,
@@ -49,7 +50,7 @@ class _Thresholded(Frozen):
 class ManualInfo(Frozen):
     title: str
     version: str
-    last_updated: dt.date
+    last_updated: Date
     maintainer: str
     review_cycle: str
     emergency_phone: str
@@ -387,7 +388,7 @@ class ExampleClaim(Frozen):
 
 
 class ActionItem(Frozen):
-    due: dt.date
+    due: Date
     priority: Literal["high", "medium", "low"]
     owner: str
     text: str
@@ -422,8 +423,8 @@ class ExampleImpact(Frozen):
 class ExampleReport(Frozen):
     author: str
     reviewers: tuple[str, ...]
-    published: dt.date
-    next_review: dt.date
+    published: Date
+    next_review: Date
     source: ManualRef
 
 
@@ -432,7 +433,7 @@ class PostmortemExample(Frozen):
 
     incident_id: str
     title: str
-    started: dt.datetime
+    started: DateTime
     severity: SeverityId
     duration_s: Duration = Field(alias="duration")
     users_affected: int = Field(gt=0)

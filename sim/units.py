@@ -8,6 +8,7 @@ model, the rule generator, the drill judge — works in one unit.
 
 from __future__ import annotations
 
+import math
 import re
 
 # Longest unit first so that "ms" is not read as "m" followed by garbage.
@@ -20,6 +21,9 @@ _DURATION_UNITS: dict[str, float] = {
     "d": 86400.0,
     "w": 7 * 86400.0,
 }
+MAX_DURATION_S = 100 * 365.25 * 86400.0
+"""Longest duration accepted: a century.  No promise or assumption is longer, and
+anything beyond would overflow the calendar arithmetic that turns offsets into dates."""
 _TERM = re.compile(r"(\d+(?:\.\d+)?)(ms|min|s|m|h|d|w)")
 _PERCENT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*%\s*$")
 
@@ -29,7 +33,7 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 30s, 15m, 1h or 2000ms")
     if isinstance(value, int | float):
-        return float(value)
+        return _bounded(_finite(value))
     if not isinstance(value, str):
         raise ValueError("expected a duration such as 30s, 15m, 1h or 2000ms")
     text = value.strip().replace(" ", "")
@@ -39,8 +43,25 @@ def parse_duration(value: object) -> float:
     terms = _TERM.findall(text)
     if not text or "".join(n + u for n, u in terms) != text:
         raise ValueError("expected a duration such as 30s, 15m, 1h or 2000ms")
-    seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in terms)
+    seconds = _bounded(sum(float(n) * _DURATION_UNITS[u] for n, u in terms))
     return -seconds if negative else seconds
+
+
+def _finite(value: int | float) -> float:
+    """``value`` as a float; NaN, infinities and integers past the float range are errors."""
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ValueError("number too large") from None
+    if not math.isfinite(number):
+        raise ValueError("must be a finite number")
+    return number
+
+
+def _bounded(seconds: float) -> float:
+    if not abs(seconds) <= MAX_DURATION_S:
+        raise ValueError("must not be longer than 100 years")
+    return seconds
 
 
 def parse_ratio(value: object) -> float:
@@ -48,11 +69,11 @@ def parse_ratio(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a ratio such as 0.05 or 5%")
     if isinstance(value, int | float):
-        return float(value)
+        return _finite(value)
     if isinstance(value, str):
         match = _PERCENT.match(value)
         if match:
-            return float(match.group(1)) / 100.0
+            return _finite(float(match.group(1)) / 100.0)
     raise ValueError("expected a ratio such as 0.05 or 5%")
 
 

@@ -10,7 +10,6 @@ meant to be calibrated from drills; none comes from the manual.
 
 from __future__ import annotations
 
-import datetime as dt
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -18,7 +17,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from sim.dists import Dist
-from sim.fields import Duration, Frozen, Identifier, Ratio, SeverityId
+from sim.fields import DateTime, Duration, Frozen, Identifier, Ratio, SeverityId
 
 BUNDLED = "default.yaml"
 
@@ -39,7 +38,7 @@ class BusinessHours(Frozen):
 
 
 class Calendar(Frozen):
-    start: dt.datetime
+    start: DateTime
     business_hours: BusinessHours
 
 
@@ -123,7 +122,9 @@ class UserReports(Frozen):
 class FailureMode(Frozen):
     id: Identifier
     name: str
-    incidents_per_year: float = Field(gt=0)
+    incidents_per_year: float = Field(gt=0, le=1_000_000)
+    """At most a million a year (about two a minute, as the queueing oracles use): more is a
+    typo, and would keep the simulation busy for hours."""
     team: Identifier
     services: tuple[Identifier, ...] = Field(min_length=1)
     deploy_related: bool

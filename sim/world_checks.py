@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
-from sim.loader import Problem
+from sim.loader import Problem, raise_first
+from sim.playbook import Playbook
 from sim.world import World
 
 
@@ -38,3 +40,31 @@ def world_problems(world: World) -> Iterator[Problem]:
             yield ("durable_points", i, "lag"), "replication needs a lag distribution", None
         if point.kind == "backup" and point.interval_s is None:
             yield ("durable_points", i, "interval"), "backups need an interval", None
+
+
+def fit_problems(world: World, playbook: Playbook) -> Iterator[Problem]:
+    """What the world names that the playbook does not have: services, teams (roles), rollout phases."""
+    services = {s.id for s in playbook.services}
+    roles = {r.id for r in playbook.roles}
+    phases = {p.phase for p in playbook.auto_rollback.phases}
+    for i, mode in enumerate(world.failure_modes):
+        for j, service in enumerate(mode.services):
+            if service not in services:
+                yield ("failure_modes", i, "services", j), "not a service of the playbook", service
+        if mode.data_loss is not None and mode.data_loss.service not in services:
+            yield (
+                ("failure_modes", i, "data_loss", "service"),
+                "not a service of the playbook",
+                mode.data_loss.service,
+            )
+    for team in world.responders.teams:
+        if team not in roles:
+            yield ("responders", "teams", team), "not a role of the playbook", team
+    for phase in world.deployments.phase_weights:
+        if phase not in phases:
+            yield ("deployments", "phase_weights", phase), "not a rollout phase of the playbook", phase
+
+
+def check_fits(path: Path, world: World, playbook: Playbook) -> None:
+    """Raise the first thing the world names that the playbook lacks, at its line in ``path``."""
+    raise_first(path, fit_problems(world, playbook))

@@ -49,11 +49,14 @@ def test_bad_world(tmp_path: Path, old: str, new: str, message: str) -> None:
 
 
 def test_world_that_does_not_fit_the_playbook(tmp_path: Path) -> None:
-    path, _ = _variant(tmp_path, "    services: [user_auth]\n", "    services: [billing]\n")
+    path, line = _variant(tmp_path, "    services: [user_auth]\n", "    services: [billing]\n")
     World.load(path)  # valid on its own...
-    result = CliRunner().invoke(cli, ["simulate", "--world", str(path), "--days", "5"])
-    assert result.exit_code == 2  # ...but the playbook has no such service
-    assert (
-        result.stderr
-        == f"ce-drill: {path}: failure mode security_exploit: service 'billing' is not in the playbook\n"
-    )
+    for command in (
+        ["simulate", "--world", str(path), "--days", "5"],
+        ["forecast", "--world", str(path), "--days", "1", "--replications", "1", "--out", str(tmp_path)],
+    ):
+        result = CliRunner().invoke(cli, command)
+        assert result.exit_code == 2  # ...but the playbook has no such service
+        assert result.stderr == (
+            f"ce-drill: {path}:{line}: failure_modes[4].services[0]: not a service of the playbook (got 'billing')\n"
+        )

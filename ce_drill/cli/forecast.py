@@ -30,6 +30,7 @@ from sim.playbook import Playbook
 from sim.playbook import bundled_path as bundled_playbook
 from sim.world import World
 from sim.world import bundled_path as bundled_world
+from sim.world_checks import check_fits
 
 if TYPE_CHECKING:
     from ce_drill.report.forecast import Report
@@ -157,7 +158,8 @@ def command(
     other = World.load(compare_file) if compare_file is not None else None
     for path, candidate in ((world_path, world), (compare_file, other)):
         try:
-            if candidate is not None:
+            if candidate is not None and path is not None:
+                check_fits(path, candidate, playbook)
                 check_compatible(playbook, candidate)
         except ModelError as exc:
             raise InputError(str(path), None, "", str(exc)) from None

@@ -18,6 +18,7 @@ from sim.playbook import Playbook, bundled_path
 from sim.units import format_duration
 from sim.world import World
 from sim.world import bundled_path as bundled_world
+from sim.world_checks import check_fits
 
 
 @click.command("simulate")
@@ -40,6 +41,7 @@ def command(
     pb = Playbook.load(playbook_file or bundled_path())
     world_path = world_file or bundled_world()
     world = World.load(world_path)
+    check_fits(world_path, world, pb)
     try:
         result = simulate(pb, world, days=days, seed=seed)
     except ModelError as exc:

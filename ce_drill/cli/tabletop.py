@@ -12,10 +12,16 @@ from rich.table import Table
 
 from ce_drill.cli.common import EXIT_FAILED, echo_json
 from ce_drill.tabletop import whatif
-from ce_drill.tabletop.timeline import Timeline, bundled, bundled_names, check_references, load_timeline
+from ce_drill.tabletop.timeline import (
+    Timeline,
+    bundled,
+    bundled_names,
+    check_judgeable,
+    check_references,
+    load_timeline,
+)
 from ce_drill.tabletop.verdicts import Status, Verdict, counts, judge
 from sim.errors import InputError
-from sim.loader import format_loc, line_of, read_yaml
 from sim.playbook import Playbook, bundled_path
 from sim.units import format_duration
 from sim.world import World
@@ -68,10 +74,7 @@ def replay(
     """
     path, tl = resolve_timeline(timeline)
     pb = Playbook.load(playbook_file or bundled_path())
-    if tl.severity() is None:
-        raise InputError(
-            str(path), None, "events", "no 'confirmed' event with a severity: nothing to judge against"
-        )
+    check_judgeable(path, tl)
     check_references(path, tl, pb)
     verdicts = judge(pb, tl)
     extra: dict[str, Any] = {}
@@ -171,23 +174,14 @@ def run_command(
         path = found
     scn = scenarios.load_scenario(path)
     pb = Playbook.load(playbook_file or bundled_path())
-    known_rules = {r.name for r in pb.detection_rules}
-    for i, inject in enumerate(scn.injects):
-        if inject.rule is not None and inject.rule not in known_rules:
-            loc = ("injects", i, "rule")
-            line = line_of(read_yaml(path), loc)
-            raise InputError(
-                str(path), line, format_loc(loc), "no such detection rule in the playbook", repr(inject.rule)
-            )
-    world_path = world_file or bundled_world()
-    world = World.load(world_path)
-    if all(m.id != scn.failure_mode for m in world.failure_modes):
-        raise InputError(str(path), None, "failure_mode", "not a failure mode of the world", scn.failure_mode)
+    world = World.load(world_file or bundled_world())
+    scenarios.check_references(path, scn, pb, world)
+    # Every input is checked before the exercise plays or anything is written.
+    answers = runner.load_answers(answers_file) if answers_file is not None else None
     steps = exercise.play(scn, pb, world, seed)
     console = Console(stderr=as_json)
-    if answers_file is not None:
-        answers, data = runner.load_answers(answers_file)
-        played = runner.run_scripted(steps, answers, answers_file, data)
+    if answers is not None and answers_file is not None:
+        played = runner.run_scripted(steps, answers[0], answers_file, answers[1])
     else:
         console.print(f"[bold]Tabletop exercise: {scn.title}[/] (seed {seed})\n")
         try:

@@ -7,12 +7,12 @@ the safety path it exercises) travels inside it, in its ``extensions``.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import ce_drill
+from ce_drill.drill.experiment_check import check_experiment
 from sim.errors import InputError
 
 EXPERIMENTS = Path(ce_drill.__file__).resolve().parent.parent / "experiments" / "local"
@@ -48,11 +48,8 @@ def load(name: str) -> Drill:
     path = Path(name) if name.endswith(".json") else EXPERIMENTS / f"{name}.json"
     if not path.is_file():
         raise InputError(name, None, "", f"unknown scenario; known: {', '.join(known())}")
-    try:
-        experiment = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise InputError(str(path), getattr(exc, "lineno", None), "", f"not valid JSON: {exc}") from None
-    return Drill(path.stem, path, experiment)
+    # Checked in full here, before anything starts a stack.
+    return Drill(path.stem, path, check_experiment(path))
 
 
 def check_breaks(drill: Drill, breaks: tuple[str, ...]) -> None:

@@ -9,7 +9,6 @@ from the world, so the same answers and seed give the same exercise.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -18,8 +17,10 @@ from typing import Literal
 from pydantic import Field
 
 from sim.dists import Dist
-from sim.fields import Frozen, Identifier, Offset, SeverityId
-from sim.loader import Problem, load_model
+from sim.fields import DateTime, Frozen, Identifier, Offset, SeverityId
+from sim.loader import Problem, load_model, raise_first
+from sim.playbook import Playbook
+from sim.world import World
 
 
 class Inject(Frozen):
@@ -46,7 +47,7 @@ class Scenario(Frozen):
     title: str
     failure_mode: Identifier
     incident: str
-    start: dt.datetime
+    start: DateTime
     expected_severity: SeverityId
     """The severity the manual's definitions give it (an alert inject of higher severity overrides)."""
     briefing: str
@@ -70,6 +71,25 @@ def scenario_problems(scn: Scenario) -> Iterator[Problem]:
 
 def load_scenario(path: Path) -> Scenario:
     return load_model(path, Scenario, scenario_problems)
+
+
+def reference_problems(scn: Scenario, pb: Playbook, world: World) -> Iterator[Problem]:
+    """What the scenario names that the playbook or the world does not have."""
+    rules = {r.name for r in pb.detection_rules}
+    for i, inject in enumerate(scn.injects):
+        if inject.rule is not None and inject.rule not in rules:
+            yield ("injects", i, "rule"), "no such detection rule in the playbook", inject.rule
+    if scn.expected_severity not in {s.id for s in pb.severities}:
+        known = ", ".join(s.id for s in pb.severities)
+        yield ("expected_severity",), f"no such severity; the playbook defines {known}", scn.expected_severity
+    modes = [m.id for m in world.failure_modes]
+    if scn.failure_mode not in modes:
+        yield ("failure_mode",), f"not a failure mode of the world ({', '.join(modes)})", scn.failure_mode
+
+
+def check_references(path: Path, scn: Scenario, pb: Playbook, world: World) -> None:
+    """Raise the first name the scenario uses that the playbook or world lacks, at its line."""
+    raise_first(path, reference_problems(scn, pb, world))
 
 
 def _folder() -> Path:

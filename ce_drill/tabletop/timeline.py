@@ -25,8 +25,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from sim.errors import InputError
-from sim.fields import Frozen, Identifier, Offset, SeverityId
-from sim.loader import Problem, format_loc, line_of, load_model, read_yaml
+from sim.fields import Date, Frozen, Identifier, Offset, SeverityId, in_era
+from sim.loader import Problem, format_loc, line_of, load_model, raise_first, read_yaml
 from sim.playbook import Playbook
 
 EventKind = Literal[
@@ -39,18 +39,36 @@ EventKind = Literal[
 ]  # fmt: skip
 EVENT_KINDS: tuple[str, ...] = EventKind.__args__  # type: ignore[attr-defined]
 
-_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s*\+(\d+)d)?$")
+# Hours 00-23, minutes and seconds 00-59; "+Nd" for the days after the incident's date.
+_CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?(?:\s*\+(\d+)d)?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_AT = 'expected "HH:MM", "HH:MM+1d", "YYYY-MM-DD HH:MM" or "YYYY-MM-DD"'
+MAX_DAYS_AFTER = 3660
+"""A timeline spans days or weeks; ten years after its date is a typo."""
 
 
 def _check_at(text: str) -> str:
     text = text.strip()
-    if _CLOCK.match(text) or _DATE.match(text):
+    clock = _CLOCK.match(text)
+    if clock:
+        days = clock.group(4)
+        # Compare as text first: int() of a 5,000-digit string is itself an error.
+        if days is not None and (len(days) > 4 or int(days) > MAX_DAYS_AFTER):
+            raise ValueError(f"a day offset of more than {MAX_DAYS_AFTER} days")
         return text
     try:
-        dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError('expected "HH:MM", "HH:MM+1d", "YYYY-MM-DD HH:MM" or "YYYY-MM-DD"') from None
+        if _DATE.match(text):
+            in_era(dt.date.fromisoformat(text))
+        else:
+            in_era(dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError as exc:
+        reason = str(exc)
+        if reason.startswith("Invalid isoformat"):
+            raise ValueError(_AT) from None
+        # A date of the right shape that does not exist (2023-02-29, hour 24) or is out of range.
+        raise ValueError(
+            reason if reason.startswith("must be") else f"not a valid date or time: {reason}"
+        ) from None
     return text
 
 
@@ -73,7 +91,7 @@ class Event(Frozen):
 class Timeline(Frozen):
     incident: str
     title: str = ""
-    date: dt.date
+    date: Date
     failure_mode: str | None = None
     """The world's failure mode this incident was, for what-if re-runs."""
     data_loss_s: Offset | None = Field(default=None, alias="data_loss")
@@ -113,7 +131,12 @@ class Timeline(Frozen):
 def timeline_problems(timeline: Timeline) -> Iterator[Problem]:
     previous: dt.datetime | None = None
     for i, event in enumerate(timeline.events):
-        moment, date_only = timeline.when(event)
+        try:
+            moment, date_only = timeline.when(event)
+            in_era(moment)
+        except (OverflowError, ValueError):
+            yield ("events", i, "at"), "falls outside the years 1900 to 8999", event.at
+            return
         if previous is not None and moment < previous and not date_only:
             yield (
                 ("events", i, "at"),
@@ -164,6 +187,13 @@ def check_references(path: Path, timeline: Timeline, playbook: Playbook) -> None
 
 def load_timeline(path: Path) -> Timeline:
     return load_model(path, Timeline, timeline_problems)
+
+
+def check_judgeable(path: Path, timeline: Timeline) -> None:
+    """A replay judges against the confirmed severity: without one there is nothing to judge."""
+    if timeline.severity() is None:
+        problem = "no 'confirmed' event with a severity: nothing to judge against"
+        raise_first(path, [(("events",), problem, None)])
 
 
 def bundled(name: str) -> Path | None:
