@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
+from ce_drill.plan.timing import WINDOW_FLOOR_SCRAPES, Timing, prom_duration
 from ce_drill.rules import contract
 from ce_drill.rules.alerting import AlertRule, threshold_step
 from ce_drill.rules.generate import (
@@ -21,7 +22,6 @@ from ce_drill.rules.generate import (
     build,
 )
 from ce_drill.rules.promtests import crossing_values
-from ce_drill.plan.timing import WINDOW_FLOOR_SCRAPES, Timing, prom_duration
 from ce_drill.rules.yamltext import dump
 from sim.errors import InputError
 from sim.playbook import Playbook

@@ -16,10 +16,10 @@ import pytest
 from click.testing import CliRunner
 
 from ce_drill.cli import cli
+from ce_drill.plan.timing import Timing
 from ce_drill.rules import contract
 from ce_drill.rules.alertmanager import routing
 from ce_drill.rules.generate import build
-from ce_drill.plan.timing import Timing
 from ce_drill.stack import Stack
 from ce_drill.stack.config import url
 from ce_drill.stack.procs import ProcRef, descendants
