@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -14,6 +16,34 @@ from ce_drill.drill.scorecard import Scorecard
 from sim.errors import InputError
 
 _STYLE = {"passed": "green", "failed": "bold red", "error": "yellow"}
+
+
+@contextmanager
+def _stack_left(stop: bool) -> Iterator[None]:
+    """After the drill, stop the local stack (``--down``) or say that it is still up and how to stop it."""
+    try:
+        yield
+    except InputError:
+        raise  # bad input: nothing ran, nothing to say about the stack
+    except BaseException:
+        _say_where_the_stack_is(stop)
+        raise
+    _say_where_the_stack_is(stop)
+
+
+def _say_where_the_stack_is(stop: bool) -> None:
+    from ce_drill.stack import Stack
+
+    stack = Stack()
+    if stop:
+        stack.down()
+        click.echo(f"ce-drill: stack in {stack.run_dir} stopped", err=True)
+    elif stack.state() is not None:
+        click.echo(
+            f"ce-drill: the stack is still up in {stack.run_dir} (next drills reuse it); "
+            "stop it with `ce-drill stack down`",
+            err=True,
+        )
 
 
 @click.command("run")
@@ -31,9 +61,12 @@ _STYLE = {"passed": "green", "failed": "bold red", "error": "yellow"}
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Keep journal, scorecard, JUnit, timeline chart and report here (default reports/drill-SCENARIO).")  # fmt: skip
 @click.option("--quiet", is_flag=True, help="No live progress.")
+@click.option(
+    "--down", "stop_stack", is_flag=True, help="Stop the local stack after the drill (default: leave it up)."
+)
 def command(
     *, scenario: str, target: str, config_file: Path | None, dry_run: bool, time_scale: float | None,
-    breaks: tuple[str, ...], as_json: bool, out_dir: Path | None, quiet: bool,
+    breaks: tuple[str, ...], as_json: bool, out_dir: Path | None, quiet: bool, stop_stack: bool,
 ) -> None:  # fmt: skip
     """Inject SCENARIO (memory-leak, db-lock-contention, oom) into the staging stack and judge it.
 
@@ -54,7 +87,8 @@ def command(
     if config_file is not None or dry_run:
         raise InputError("--target", None, "", "--config and --dry-run are for --target k8s", target)
     try:
-        card = run_drill(scenario, time_scale=time_scale, breaks=breaks, out=out, progress=not quiet)
+        with _stack_left(stop_stack):
+            card = run_drill(scenario, time_scale=time_scale, breaks=breaks, out=out, progress=not quiet)
     except DrillInterrupted as stop:
         click.echo(f"ce-drill: {scenario} interrupted; faults removed, stack healthy ({out})", err=True)
         if as_json:

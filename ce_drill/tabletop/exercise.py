@@ -19,6 +19,7 @@ import numpy as np
 
 from ce_drill.tabletop.scenario import Scenario
 from ce_drill.tabletop.timeline import Event, Timeline
+from sim.compare import severity_rank
 from sim.playbook import Playbook
 from sim.world import FailureMode, World
 
@@ -78,7 +79,7 @@ class _Clock:
 def expected_severity(scn: Scenario, pb: Playbook) -> str:
     """The manual's severity: the scenario's, or a more severe alert's."""
     found = [scn.expected_severity] + [pb.rule(i.rule).severity for i in scn.injects if i.rule]
-    return min(found, key=lambda s: int(s[1:]))
+    return min(found, key=severity_rank)
 
 
 def play(scn: Scenario, pb: Playbook, world: World, seed: int) -> Step:
