@@ -21,6 +21,12 @@ from sim.fields import Frozen, Offset
 
 _STD_NORMAL = NormalDist()
 _Z90 = _STD_NORMAL.inv_cdf(0.9)
+_LOW, _HIGH = 1e-300, 1 - 1e-16
+
+
+def _open_unit(u: float) -> float:
+    """``u`` kept inside (0, 1), where the quantiles are finite (as ``min(max(u, low), high)``, cheaper)."""
+    return _LOW if u < _LOW else _HIGH if u > _HIGH else u
 
 
 class Dist(Frozen):
@@ -67,10 +73,18 @@ class Dist(Frozen):
         return self.quantile(rng.random())
 
     def quantile(self, u: float) -> float:
-        # Sampling sits on the simulation's hot path: the constants are fixed on first use.
-        if self._quantile is None:
-            self._quantile = self._make_quantile()
-        return self._quantile(u)
+        return self.quantile_function()(u)
+
+    def quantile_function(self) -> Callable[[float], float]:
+        """The quantile as a plain function, its constants fixed on first use.
+
+        Sampling sits on the simulation's hot path, where even reading a
+        pydantic private attribute per draw shows: the model holds on to this.
+        """
+        quantile = self._quantile
+        if quantile is None:
+            quantile = self._quantile = self._make_quantile()
+        return quantile
 
     def _make_quantile(self) -> Callable[[float], float]:
         if self.dist == "fixed":
@@ -85,12 +99,12 @@ class Dist(Frozen):
         median = float(self.median_s or 0.0)
         if self.dist == "lognormal":
             sigma = math.log(float(self.p90_s or 0.0) / median) / _Z90
-            inv_cdf = _STD_NORMAL.inv_cdf
-            return lambda u: median * math.exp(sigma * inv_cdf(min(max(u, 1e-300), 1 - 1e-16)))
+            inv_cdf, exp = _STD_NORMAL.inv_cdf, math.exp
+            return lambda u: median * exp(sigma * inv_cdf(_open_unit(u)))
         shape = float(self.shape or 2.0)
 
         def loglogistic(u: float) -> float:
-            u = min(max(u, 1e-300), 1 - 1e-16)
+            u = _open_unit(u)
             return float(median * (u / (1 - u)) ** (1 / shape))
 
         return loglogistic

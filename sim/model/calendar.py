@@ -8,6 +8,7 @@ availability targets are judged per calendar month, so the model needs both.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 from sim.world import BusinessHours
@@ -15,6 +16,7 @@ from sim.world import BusinessHours
 _DAY = 86400.0
 
 
+@functools.cache  # asked on every paging decision, of a handful of distinct times
 def _clock(text: str) -> float:
     hours, minutes = text.split(":")
     return int(hours) * 3600.0 + int(minutes) * 60.0

@@ -14,11 +14,12 @@ from typing import Any
 import numpy as np
 import simpy
 
-from sim.model.context import Context
+from sim.model.context import Context, plain_datetime
 from sim.model.incident import run_incident
 from sim.model.records import SimResult, service_months
 from sim.model.signals import Trajectory
 from sim.model.state import IncidentState
+from sim.model.streams import Exponentials
 from sim.playbook import Playbook
 from sim.world import FailureMode, World
 
@@ -78,7 +79,7 @@ def simulate(
         start=world.calendar.start,
         horizon_s=horizon,
         records=records,
-        service_months=service_months(world.calendar.start, horizon, records, targets),
+        service_months=service_months(plain_datetime(world.calendar.start), horizon, records, targets),
         events=next(env._eid),  # SimPy's own event counter: every scheduled event
         arrivals={mode.id: sum(1 for i in ctx.incidents if i.mode is mode) for mode in world.failure_modes},
         assignments=tuple(a for team in ctx.teams.values() for a in team.log),
@@ -87,11 +88,10 @@ def simulate(
 
 def _arrivals(ctx: Context, index: int) -> Generator[Any, Any, None]:
     mode = ctx.world.failure_modes[index]
-    rng = ctx.stream(_ARRIVALS, index)
-    mean_gap = YEAR_S / mode.incidents_per_year
+    gaps = Exponentials(ctx.seeds.generator(_ARRIVALS, index), YEAR_S / mode.incidents_per_year)
     number = 0
     while True:
-        yield ctx.env.timeout(float(rng.exponential(mean_gap)))
+        yield ctx.env.timeout(gaps.next())
         inc = _new_incident(ctx, index, mode, number)
         number += 1
         ctx.incidents.append(inc)
@@ -143,7 +143,7 @@ def _data_loss(ctx: Context, inc: IncidentState) -> None:
         return
     point = next(p for p in ctx.world.durable_points if p.service == loss.service)
     if point.kind == "replication" and point.lag is not None:
-        lost = point.lag.sample(inc.content)
+        lost = ctx.quantile(point.lag)(inc.content.random())
     else:
         interval = point.interval_s or 0.0
         lost = inc.started_s % interval if interval else 0.0

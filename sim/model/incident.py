@@ -17,6 +17,8 @@ from collections.abc import Callable, Generator
 from functools import partial
 from typing import Any
 
+import simpy
+
 from sim.model.context import IC_BACKUP, IC_PRIMARY, Context
 from sim.model.responders import Claim, page
 from sim.model.signals import AlertTiming, alert_timing, next_grid
@@ -48,7 +50,8 @@ def run_incident(ctx: Context, inc: IncidentState) -> Proc:
         if timing is not None:
             _after(ctx, timing.pending_at - env.now, partial(_alert_pending, ctx, inc, timing))
     reports = inc.mode.user_reports
-    reported, delay = inc.content.random() < reports.probability, reports.delay.sample(inc.content)
+    reported = inc.content.random() < reports.probability
+    delay = ctx.quantile(reports.delay)(inc.content.random())
     if reported:
         _after(ctx, delay, partial(_user_report, ctx, inc))
     _after(ctx, world.monitoring.noticed_after_s, partial(_noticed, ctx, inc))
@@ -58,18 +61,20 @@ def run_incident(ctx: Context, inc: IncidentState) -> Proc:
     yield from _respond(ctx, inc)
 
 
-def _after(ctx: Context, delay: float, action: Callable[[], None]) -> None:
-    ctx.env.timeout(delay).callbacks.append(lambda _event: action())
+def _after(ctx: Context, delay: float, action: Callable[[simpy.Event], None]) -> None:
+    """Call ``action`` (with the timeout event, which it ignores) ``delay`` seconds from now."""
+    ctx.env.timeout(delay).callbacks.append(action)
 
 
-def _alert_pending(ctx: Context, inc: IncidentState, timing: AlertTiming) -> None:
+def _alert_pending(ctx: Context, inc: IncidentState, timing: AlertTiming, _at: simpy.Event) -> None:
     if inc.restored.triggered:
         return
-    inc.log(ctx.env.now, f"alert {timing.rule} pending")
-    _after(ctx, timing.firing_at - ctx.env.now, partial(_alert_firing, ctx, inc, timing))
+    now = ctx.env.now
+    inc.log(now, f"alert {timing.rule} pending")
+    _after(ctx, timing.firing_at - now, partial(_alert_firing, ctx, inc, timing))
 
 
-def _alert_firing(ctx: Context, inc: IncidentState, timing: AlertTiming) -> None:
+def _alert_firing(ctx: Context, inc: IncidentState, timing: AlertTiming, _at: simpy.Event) -> None:
     now = ctx.env.now
     if inc.restored.triggered:
         inc.log(now, f"alert {timing.rule} cleared before firing")
@@ -82,12 +87,12 @@ def _alert_firing(ctx: Context, inc: IncidentState, timing: AlertTiming) -> None
         inc.raise_severity(now, timing.severity, f"alert {timing.rule}")
 
 
-def _user_report(ctx: Context, inc: IncidentState) -> None:
+def _user_report(ctx: Context, inc: IncidentState, _at: simpy.Event) -> None:
     if not inc.restored.triggered and not inc.detected.triggered:
         inc.detect(ctx.env.now, "user_report", inc.variant.reported_severity)
 
 
-def _noticed(ctx: Context, inc: IncidentState) -> None:
+def _noticed(ctx: Context, inc: IncidentState, _at: simpy.Event) -> None:
     if not inc.detected.triggered:
         inc.detect(ctx.env.now, "review", inc.variant.reported_severity)
 
@@ -98,7 +103,7 @@ def _deployer(ctx: Context, inc: IncidentState) -> Proc:
     phases = [p for p in ctx.playbook.auto_rollback.phases if p.phase in world.deployments.phase_weights]
     weights = [world.deployments.phase_weights[p.phase] for p in phases]
     u_phase, u_success = inc.content.random(), inc.content.random()
-    duration = world.stages.auto_rollback.sample(inc.content)
+    duration = ctx.stages["auto_rollback"](inc.content.random())
     if not phases:
         return
     phase = phases[_pick(weights, u_phase)]
@@ -140,8 +145,7 @@ def _pick(weights: list[float], u: float) -> int:
 
 
 def _stage(ctx: Context, inc: IncidentState, name: str) -> Proc:
-    dist = getattr(ctx.world.stages, name)
-    yield ctx.env.timeout(dist.sample(inc.flow))
+    yield ctx.env.timeout(ctx.stages[name](inc.flow.random()))
     inc.log(ctx.env.now, name)
 
 
@@ -150,7 +154,7 @@ def _respond(ctx: Context, inc: IncidentState) -> Proc:
     claim = yield from _acknowledge(ctx, inc)
     env.process(_comms(ctx, inc))
     assert inc.severity is not None
-    flow = ctx.playbook.flow_for(inc.severity)
+    flow = ctx.flow_for(inc.severity)
     if flow is not None and flow.stability_watch_s is not None:
         yield from _p1_flow(ctx, inc, flow.stability_watch_s)
     else:
@@ -166,13 +170,11 @@ def _acknowledge(ctx: Context, inc: IncidentState) -> Generator[Any, Any, Claim]
     env, clock = ctx.env, ctx.clock
     assert inc.severity is not None
     assert inc.detected_s is not None
-    severity = ctx.playbook.severity(inc.severity)
+    severity = ctx.severity(inc.severity)
     responders = ctx.world.responders
-    primary_delay = responders.ack_delay.sample(inc.flow)
-    all_hands_delays = (
-        responders.all_hands_ack_delay.sample(inc.flow),
-        responders.all_hands_ack_delay.sample(inc.flow),
-    )
+    primary_delay = ctx.quantile(responders.ack_delay)(inc.flow.random())
+    all_hands_delay = ctx.quantile(responders.all_hands_ack_delay)
+    all_hands_delays = (all_hands_delay(inc.flow.random()), all_hands_delay(inc.flow.random()))
     priority = rank(inc.severity)
     page_at = env.now
     if severity.escalation.mode == "business_hours":
@@ -237,14 +239,10 @@ def _attempt(ctx: Context, inc: IncidentState, force: str | None = None) -> Proc
     inc.fix_attempts += 1
     quick = u_quick < mode.quick_fix_probability if force is None else force == "fix"
     if quick or not mode.rollback_possible:
-        action, dist, p = "fix", ctx.world.stages.fix, mode.fix_success_probability
+        action, p = "fix", mode.fix_success_probability
     else:
-        action, dist, p = (
-            "manual_rollback",
-            ctx.world.stages.manual_rollback,
-            mode.rollback_success_probability,
-        )
-    duration = dist.sample(inc.flow)
+        action, p = "manual_rollback", mode.rollback_success_probability
+    duration = ctx.stages[action](inc.flow.random())
     inc.log(ctx.env.now, f"{action} started")
     yield ctx.env.timeout(duration)
     if u_success < p:
@@ -322,11 +320,11 @@ def _comms(ctx: Context, inc: IncidentState) -> Proc:
     env.process(_user_email(ctx, inc))
     if cadence is None:
         return
-    factor = ctx.world.stages.status_update_gap_factor
+    factor = ctx.stages["status_update_gap_factor"]
     last, worst = inc.detected_s, 0.0
     while True:
         # At least a second apart, so a degenerate factor cannot stall the clock.
-        due = last + max(cadence * factor.sample(inc.comms), 1.0)
+        due = last + max(cadence * factor(inc.comms.random()), 1.0)
         if due > env.now:
             # A plain timeout, checked on waking, is much cheaper than racing the resolution.
             yield env.timeout(due - env.now)
@@ -344,7 +342,7 @@ def _comms(ctx: Context, inc: IncidentState) -> Proc:
 def _user_email(ctx: Context, inc: IncidentState) -> Proc:
     env = ctx.env
     assert inc.severity is not None
-    delay = ctx.world.stages.user_email_delay.sample(inc.comms)
+    delay = ctx.stages["user_email_delay"](inc.comms.random())
     for rule in ctx.playbook.communication.user_email:
         if rule.severity != inc.severity:
             continue

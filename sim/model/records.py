@@ -9,6 +9,7 @@ mitigated), RPO, response time and communication cadence.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import json
 from dataclasses import asdict, dataclass, field
@@ -149,9 +150,12 @@ def service_months(
     months = month_bounds(start, horizon_s)
     for service, target in targets.items():
         merged = _merge(sorted(intervals.get(service, [])))
+        starts, ends = [a for a, _ in merged], [b for _, b in merged]
         for name, lo, hi in months:
-            # Most services are never down: skip the sum for them.
-            down = sum(max(0.0, min(b, hi) - max(a, lo)) for a, b in merged) if merged else 0.0
+            # Only the outages overlapping the month add to it (the others would add exact zeros);
+            # merged outages are disjoint, so they are a run found by bisection.
+            overlapping = merged[bisect.bisect_right(ends, lo) : bisect.bisect_left(starts, hi)]
+            down = sum((min(b, hi) - max(a, lo) for a, b in overlapping), 0.0)
             out.append(ServiceMonth(service, name, hi - lo, down, target))
     return tuple(out)
 

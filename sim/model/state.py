@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import simpy
 
 from sim.model.records import IncidentRecord
 from sim.model.signals import Trajectory
+from sim.model.streams import Uniforms
 from sim.playbook import Playbook
 from sim.targets import effective_targets, incident_targets
 from sim.world import FailureMode, Variant
@@ -31,9 +31,9 @@ class IncidentState:
     variant: Variant
     started_s: float
     trajectories: dict[str, Trajectory]
-    content: np.random.Generator
-    flow: np.random.Generator
-    comms: np.random.Generator
+    content: Uniforms
+    flow: Uniforms
+    comms: Uniforms
     detected: simpy.Event
     restored: simpy.Event
     resolved: simpy.Event
