@@ -256,7 +256,8 @@ class PodExporter:
                     )
                 if turn % WRITE_EVERY == 0:
                     conn.execute(
-                        f"INSERT INTO {postgres.TABLE} (agent, version) VALUES (%s, %s)", (f"worker-{index}", pod)
+                        f"INSERT INTO {postgres.TABLE} (agent, version) VALUES (%s, %s)",
+                        (f"worker-{index}", pod),
                     )
                 else:
                     conn.execute("SELECT 1")
