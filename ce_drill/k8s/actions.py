@@ -444,6 +444,35 @@ def terminate_lock_holders(session: Session) -> list[int]:
     return ended
 
 
+def wait_for_alerts(
+    alerts: list[str], timeout_s: float | str = "", configuration: Configuration = None
+) -> dict[str, Any]:
+    """Hold the fault until every alert in ``alerts`` fires in the cluster's Prometheus, at most ``timeout_s``.
+
+    The fault is held for its effect — until the manual's alerts have seen it — not for a
+    fixed time, so the outage lasts no longer than it takes to be detected.  ``timeout_s``
+    is the plan's fault hold, by when every on-time alert has fired.
+    """
+    session = current(configuration)
+    wait_s = duration(timeout_s, "wait_for_alerts timeout_s")
+    prom = prometheus(session)
+    started = time.time()
+    firing: set[str] = set()
+    while time.time() - started < wait_s:
+        try:
+            firing = {
+                str(a["labels"].get("alertname"))
+                for a in prom.alerts()
+                if a.get("state") == "firing" and a["labels"].get("alertname") in alerts
+            }
+        except PrometheusError:
+            firing = set()  # asked again on the next turn
+        if firing == set(alerts):
+            break
+        time.sleep(POLL_S * 2)
+    return {"firing": sorted(firing), "waited_s": round(time.time() - started, 3)}
+
+
 # --- recovery --------------------------------------------------------------------------------------
 
 

@@ -412,9 +412,16 @@ def run(p: Prepared, *, progress: bool = True) -> Scorecard:
         env = _chaos_env(p, session_path)
         rto_manual_s = p.plan.severity(p.expect.severity).rto_manual_s
         line = lambda stopping: _status_line(session, p, started, rto_manual_s, stopping)  # noqa: E731
-        stopped = _run_chaos(command, env, console, line, lambda: _switch_engaged(p, session))
-        if stopped is not None:
-            session.log("drill_stopped", reason=stopped)
+        # Recorded before the experiment is signalled: its control then lets no further activity run.
+        on_stop = lambda reason: session.log("drill_stopped", reason=reason)  # noqa: E731
+        stopped = _run_chaos(
+            command,
+            env,
+            console=console,
+            line=line,
+            switch=lambda: _switch_engaged(p, session),
+            on_stop=on_stop,
+        )
         timeline = read(Path(session.timeline_path))
         refused = timeline.first("target_refused")
         if stopped is None and refused is None:
@@ -494,9 +501,11 @@ def _switch_engaged(p: Prepared, session: Session) -> str | None:
 def _run_chaos(
     command: list[str],
     env: dict[str, str],
+    *,
     console: Console,
     line: Callable[[bool], str],
     switch: Callable[[], str | None],
+    on_stop: Callable[[str], object],
 ) -> str | None:
     """Run ``chaos run`` to its end; the kill switch or SIGINT/SIGTERM stop it (its rollbacks play).
 
@@ -522,6 +531,7 @@ def _run_chaos(
                         stop.append(reason)
                 if stop and stopping_since is None:
                     stopping_since = time.time()
+                    on_stop(stop[0])
                     proc.send_signal(signal.SIGTERM)  # chaoslib stops and plays the rollbacks
                 if stopping_since is not None and time.time() - stopping_since > STOP_GRACE_S:
                     proc.kill()

@@ -370,7 +370,12 @@ def test_a_context_switched_mid_drill_is_refused_before_any_change(staging: Stag
     assert proc.wait(timeout=DRILL_TIMEOUT_S) == 2
     stderr = (tmp_path / "cli.stderr").read_text(encoding="utf-8")
     assert f"allow.contexts: kube context '{staging.cluster.context}' is not on the allowlist" in stderr
-    assert any(e["kind"] == "target_refused" for e in _timeline(out))
+    events = _timeline(out)
+    assert any(e["kind"] == "target_refused" for e in events)
+    # The method stopped at the refusal; the rollbacks ran (and were checked in turn).
+    started = [e["name"] for e in events if e["kind"] == "activity_started"]
+    assert "oom-kills-in-container-status" not in started
+    assert "clear-oom-trigger" in started
     with staging.api() as api:
         assert resource_versions(api, staging.namespace) == before
 
@@ -451,15 +456,24 @@ def test_kill_switch_aborts_the_drill_and_its_rollbacks_play(staging: Staging, t
         client.CoreV1Api(api).create_namespaced_config_map(
             staging.namespace, {"metadata": {"name": KILL_SWITCH}}
         )
+    switched = time.monotonic()
     try:
         assert proc.wait(timeout=180) == 130
+        # Stopped at once, not after the method ran out: the experiment's own rollbacks played.
+        assert time.monotonic() - switched < 60
     finally:
         with staging.api() as api:
             client.CoreV1Api(api).delete_namespaced_config_map(KILL_SWITCH, staging.namespace)
     events = _timeline(out)
     stopped = next(e for e in events if e["kind"] == "drill_stopped")
     assert KILL_SWITCH in stopped["reason"]
-    assert any(e["kind"] == "fault_removed" and e.get("fault") == "release" and e.get("undo") for e in events)
+    kinds = [e["kind"] for e in events]
+    assert kinds.index("drill_stopped") < kinds.index("rollbacks_started") < kinds.index("drill_finished")
+    rollback = kinds.index("rollbacks_started")
+    assert any(e["kind"] == "fault_removed" and e.get("undo") for e in events[rollback:])
+    assert not any(e["kind"] == "activity_started" and e["name"] == "wait-for-steady-state" for e in events)
+    journal = json.loads((out / "journal.json").read_text(encoding="utf-8"))
+    assert journal["status"] == "interrupted"
     assert staging.template_image().endswith(":5.0")
     assert set(staging.versions().values()) == {"5.0"}
     assert _scorecard(out)["interrupted"] is True
