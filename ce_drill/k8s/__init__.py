@@ -10,6 +10,7 @@ judge, against the same drill plan:
 * :mod:`~ce_drill.k8s.kube` — the kubeconfig, the allowlist and the guard that
   re-checks both before every change the drill makes;
 * :mod:`~ce_drill.k8s.rollout` — releases and the rollout undo ``kubectl`` does;
+* :mod:`~ce_drill.k8s.charter` — the target as the activities see it, fixed at the start;
 * :mod:`~ce_drill.k8s.killswitch`, :mod:`~ce_drill.k8s.permissions` (what a drill
   may do, asked of the API server), :mod:`~ce_drill.k8s.redact` (secrets never
   written);

@@ -1,6 +1,6 @@
 """Actions of a cluster drill: inject the manual's failure modes into staging, and take them away.
 
-Every change to the cluster goes through the session's guard, which re-reads
+Every change to the cluster goes through the charter's guard, which re-reads
 the kubeconfig and re-checks the allowlist first; every injection also asks
 the kill switch.  A refusal (``target_refused``) or an engaged switch
 (``kill_switch_engaged``) is recorded on the drill's timeline and stops the
@@ -36,12 +36,12 @@ from urllib3.exceptions import HTTPError
 from ce_drill.chaos.context import seconds as duration
 from ce_drill.chaos.lockholder import APPLICATION_NAME
 from ce_drill.k8s import killswitch
+from ce_drill.k8s.charter import Charter, current
 from ce_drill.k8s.kube import TargetRefused
 from ce_drill.k8s.probes import prometheus, service_steady
 from ce_drill.k8s.prom import PrometheusError
 from ce_drill.k8s.redact import ENV_DSN
 from ce_drill.k8s.rollout import RolloutError, apply_release, pod_versions, rollout_undo, wait_rollout
-from ce_drill.k8s.session import Session, current
 from ce_drill.stack import config as stack_config
 from ce_drill.stack import triggers
 from ce_drill.stack.timeline import read
@@ -62,23 +62,23 @@ HTTP_TRIGGER_TIMEOUT_S = 10.0
 # --- the guard -----------------------------------------------------------------------------------
 
 
-def _may_inject(session: Session) -> None:
-    reason = killswitch.engaged(session.kill_switch, session.target)
+def _may_inject(charter: Charter) -> None:
+    reason = killswitch.engaged(charter.kill_switch, charter.target)
     if reason is not None:
-        session.log("kill_switch_engaged", reason=reason)
+        charter.log("kill_switch_engaged", reason=reason)
         raise InterruptExecution(f"{reason}: nothing more is injected")
 
 
 @contextlib.contextmanager
-def _acting(session: Session, *, inject: bool) -> Iterator[client.ApiClient]:
+def _acting(charter: Charter, *, inject: bool) -> Iterator[client.ApiClient]:
     """A client for one change, after the allowlist (and, to inject, the kill switch) said yes."""
     try:
         if inject:
-            _may_inject(session)
-        with session.guard.change() as api:
+            _may_inject(charter)
+        with charter.guard.change() as api:
             yield api
     except TargetRefused as refused:
-        session.log("target_refused", **refused.to_json())
+        charter.log("target_refused", **refused.to_json())
         raise InterruptExecution(f"refused: {refused.message}") from None
 
 
@@ -87,17 +87,17 @@ def _acting(session: Session, *, inject: bool) -> Iterator[client.ApiClient]:
 
 def roll_out_release(release: str = "leaking", configuration: Configuration = None) -> dict[str, Any]:
     """Roll the Deployment to ``release`` of the drill config (``leaking`` or ``stable``)."""
-    session = current(configuration)
+    charter = current(configuration)
     if release not in ("stable", "leaking"):
         raise ActivityFailed(f"release must be 'stable' or 'leaking' (got {release!r})")
-    chosen = getattr(session.releases, release)
-    with _acting(session, inject=True) as api:
-        result = apply_release(api, session.workload, chosen)
-    auto = "rollback" not in session.breaks
-    session.log(
+    chosen = getattr(charter.releases, release)
+    with _acting(charter, inject=True) as api:
+        result = apply_release(api, charter.workload, chosen)
+    auto = "rollback" not in charter.breaks
+    charter.log(
         "fault_injected", fault="release", version=chosen.version, image=chosen.image, auto_rollback=auto
     )
-    session.log("deploy_started", version=chosen.version)
+    charter.log("deploy_started", version=chosen.version)
     return {"version": chosen.version, **result}
 
 
@@ -109,12 +109,12 @@ def auto_rollback(timeout_s: float | str = "", configuration: Configuration = No
     playbook, metrics from the cluster's Prometheus, compared as the manual
     compares) starts a rollout undo, which must start within the phase's deadline.
     """
-    session = current(configuration)
+    charter = current(configuration)
     wait_s = duration(timeout_s, "auto_rollback timeout_s")
-    plan = session.plan()
+    plan = charter.plan()
     rules = triggers.validate(Playbook.load(plan.playbook_path), plan.playbook_path)
-    prom = prometheus(session)
-    auto = "rollback" not in session.breaks
+    prom = prometheus(charter)
+    auto = "rollback" not in charter.breaks
     poll_s = plan.evaluation_interval_s / 2
     started = time.time()
     unreachable: list[str] = []
@@ -124,18 +124,18 @@ def auto_rollback(timeout_s: float | str = "", configuration: Configuration = No
             return prom.value(metric)
         except PrometheusError as exc:
             if not unreachable:
-                session.log("prometheus_unreachable", error=str(exc))
+                charter.log("prometheus_unreachable", error=str(exc))
             unreachable.append(str(exc))
             return None
 
     reported = False
     for phase in plan.phases:
-        session.log("phase_started", phase=phase.phase, hold_wall_s=phase.hold_wall_s)
+        charter.log("phase_started", phase=phase.phase, hold_wall_s=phase.hold_wall_s)
         phase_end = time.time() + phase.hold_wall_s
         while time.time() < phase_end and time.time() - started < wait_s:
             held = [c for c in triggers.evaluate(rules, value_of) if c.holds]
             if held and not reported:
-                session.log(
+                charter.log(
                     "trigger_held",
                     phase=phase.phase,
                     triggers=[c.to_json() for c in held],
@@ -143,27 +143,27 @@ def auto_rollback(timeout_s: float | str = "", configuration: Configuration = No
                 )
                 reported = True
             if held and auto:
-                return _undo(session, phase.phase, held[0].trigger, started)
+                return _undo(charter, phase.phase, held[0].trigger, started)
             time.sleep(poll_s)
-    with session.target.api() as api:
-        versions = pod_versions(api, session.workload)
-    session.log("deploy_finished", outcome="completed", versions=versions)
+    with charter.target.api() as api:
+        versions = pod_versions(api, charter.workload)
+    charter.log("deploy_finished", outcome="completed", versions=versions)
     return {"outcome": "completed", "trigger_held": reported, "finished_s": time.time() - started}
 
 
-def _undo(session: Session, phase: str, trigger: str, started: float) -> dict[str, Any]:
-    session.log("rollback_started", mode="auto", phase=phase, reason=trigger)
+def _undo(charter: Charter, phase: str, trigger: str, started: float) -> dict[str, Any]:
+    charter.log("rollback_started", mode="auto", phase=phase, reason=trigger)
     t0 = time.time()
-    with _acting(session, inject=False) as api:
-        undone = rollout_undo(api, session.workload)
+    with _acting(charter, inject=False) as api:
+        undone = rollout_undo(api, charter.workload)
         try:
-            rollout_s: float | None = wait_rollout(api, session.workload, ROLLOUT_TIMEOUT_S)
+            rollout_s: float | None = wait_rollout(api, charter.workload, ROLLOUT_TIMEOUT_S)
         except RolloutError:
             rollout_s = None
-    session.log(
+    charter.log(
         "rollback_finished", mode="auto", ok=rollout_s is not None, seconds=time.time() - t0, **undone
     )
-    session.log("deploy_finished", outcome="rolled_back", version=undone["version"])
+    charter.log("deploy_finished", outcome="rolled_back", version=undone["version"])
     return {
         "outcome": "rolled_back",
         "phase": phase,
@@ -175,15 +175,15 @@ def _undo(session: Session, phase: str, trigger: str, started: float) -> dict[st
 
 def restore_stable(configuration: Configuration = None) -> dict[str, Any]:
     """The manual's emergency rollback: the stable release back on every pod, if anything else runs."""
-    session = current(configuration)
-    w, stable = session.workload, session.releases.stable
-    with session.target.api() as api:
+    charter = current(configuration)
+    w, stable = charter.workload, charter.releases.stable
+    with charter.target.api() as api:
         versions = pod_versions(api, w)
         deployment = client.AppsV1Api(api).read_namespaced_deployment(w.deployment, w.namespace)
         template = w.template_version(api.sanitize_for_serialization(deployment.spec.template))
     result: dict[str, Any] = {"versions": versions}
     if template != stable.version or any(v != stable.version for v in versions.values()):
-        with _acting(session, inject=False) as api:
+        with _acting(charter, inject=False) as api:
             if template != stable.version:
                 try:
                     result["undo"] = rollout_undo(api, w, to_version=stable.version)
@@ -194,36 +194,36 @@ def restore_stable(configuration: Configuration = None) -> dict[str, Any]:
                 result["rollout_s"] = wait_rollout(api, w, ROLLOUT_TIMEOUT_S)
             except RolloutError as exc:
                 result["rollout_error"] = str(exc)
-    session.log("fault_removed", fault="release", **result)
+    charter.log("fault_removed", fault="release", **result)
     return result
 
 
 # --- OOM -----------------------------------------------------------------------------------------
 
 
-def _container_status(api: client.ApiClient, session: Session, pod: str) -> Any:
-    found = client.CoreV1Api(api).read_namespaced_pod(pod, session.namespace)
+def _container_status(api: client.ApiClient, charter: Charter, pod: str) -> Any:
+    found = client.CoreV1Api(api).read_namespaced_pod(pod, charter.namespace)
     for status in found.status.container_statuses or []:
-        if status.name == session.container:
+        if status.name == charter.container:
             return status
     return None
 
 
-def _memory_limit(api: client.ApiClient, session: Session, pod: str) -> str:
-    found = client.CoreV1Api(api).read_namespaced_pod(pod, session.namespace)
+def _memory_limit(api: client.ApiClient, charter: Charter, pod: str) -> str:
+    found = client.CoreV1Api(api).read_namespaced_pod(pod, charter.namespace)
     for c in found.spec.containers:
-        if c.name == session.container and c.resources is not None and c.resources.limits:
+        if c.name == charter.container and c.resources is not None and c.resources.limits:
             limit = c.resources.limits.get("memory")
             if limit:
                 return f"container memory limit {limit!s}"
     return "no memory limit set"
 
 
-def _pick_pod(session: Session) -> str:
-    with session.target.api() as api:
+def _pick_pod(charter: Charter) -> str:
+    with charter.target.api() as api:
         pods = (
             client.CoreV1Api(api)
-            .list_namespaced_pod(session.namespace, label_selector=session.selector)
+            .list_namespaced_pod(charter.namespace, label_selector=charter.selector)
             .items
         )
     ready = sorted(
@@ -233,23 +233,23 @@ def _pick_pod(session: Session) -> str:
         and any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])
     )
     if not ready:
-        raise ActivityFailed(f"no Ready pod matches {session.selector} in {session.namespace}")
+        raise ActivityFailed(f"no Ready pod matches {charter.selector} in {charter.namespace}")
     return ready[0]
 
 
-def _trigger_oom(api: client.ApiClient, session: Session, pod: str, nth: int) -> None:
-    oom = session.oom
+def _trigger_oom(api: client.ApiClient, charter: Charter, pod: str, nth: int) -> None:
+    oom = charter.oom
     assert oom is not None
     if oom.trigger == "annotation":
         assert oom.annotation is not None
         # A new value each time: the stage fires on a change, not on a value.
         body = {"metadata": {"annotations": {oom.annotation: f"{nth}-{time.time_ns()}"}}}
-        client.CoreV1Api(api).patch_namespaced_pod(pod, session.namespace, body)
+        client.CoreV1Api(api).patch_namespaced_pod(pod, charter.namespace, body)
         return
     http = oom.http
     assert http is not None
     api.call_api(
-        f"/api/v1/namespaces/{session.namespace}/pods/{pod}:{http.port}/proxy{http.path}",
+        f"/api/v1/namespaces/{charter.namespace}/pods/{pod}:{http.port}/proxy{http.path}",
         "POST",
         header_params={"Content-Type": "application/json", "Accept": "*/*"},
         body=http.body,
@@ -286,41 +286,41 @@ def oom_crash_loop(
     ``OOMKilled``, ``restartCount`` up by one) within ``kill_timeout_s``; the next is
     triggered once the kubelet has the container running again.
     """
-    session = current(configuration)
-    if session.oom is None:
+    charter = current(configuration)
+    if charter.oom is None:
         raise ActivityFailed("the drill config has no oom section (trigger: annotation or http)")
     kill_wait = duration(kill_timeout_s, "oom_crash_loop kill_timeout_s")
-    pod = _pick_pod(session)
+    pod = _pick_pod(charter)
     restart_wait = KUBELET_MAX_BACKOFF_S + ROLLOUT_TIMEOUT_S
-    with session.target.api() as api:
-        mechanism = _memory_limit(api, session, pod)
+    with charter.target.api() as api:
+        mechanism = _memory_limit(api, charter, pod)
     done: list[dict[str, Any]] = []
     injected = False
     for nth in range(1, kills + 1):
-        with session.target.api() as api:
-            before = _container_status(api, session, pod)
+        with charter.target.api() as api:
+            before = _container_status(api, charter, pod)
         restarts = before.restart_count if before is not None else 0
-        with _acting(session, inject=True) as api:
+        with _acting(charter, inject=True) as api:
             if not injected:
-                session.log("fault_injected", fault="oom", pod=pod, trigger=session.oom.trigger, kills=kills)
+                charter.log("fault_injected", fault="oom", pod=pod, trigger=charter.oom.trigger, kills=kills)
                 injected = True
             try:
-                _trigger_oom(api, session, pod, nth)
+                _trigger_oom(api, charter, pod, nth)
             except client.ApiException as exc:
-                session.log(
+                charter.log(
                     "oom_trigger_failed", pod=pod, status=exc.status, reason=exc.reason, message=_message(exc)
                 )
                 done.append({"trigger_failed": f"{exc.status} {exc.reason}"})
                 break
             except HTTPError as exc:  # the pod proxy did not answer in time
-                session.log("oom_trigger_failed", pod=pod, status=None, reason=str(exc))
+                charter.log("oom_trigger_failed", pod=pod, status=None, reason=str(exc))
                 done.append({"trigger_failed": str(exc)})
                 break
         t0 = time.time()
 
         def killed(restarts: int = restarts) -> Any:
-            with session.target.api() as reader:
-                status = _container_status(reader, session, pod)
+            with charter.target.api() as reader:
+                status = _container_status(reader, charter, pod)
             last = status.last_state.terminated if status is not None and status.last_state else None
             return (
                 status
@@ -333,7 +333,7 @@ def oom_crash_loop(
             done.append({"killed": False})
             break
         last = status.last_state.terminated
-        session.log(
+        charter.log(
             "pod_oom_killed" if last.reason == "OOMKilled" else "pod_crashed",
             slot=pod,
             container=status.name,
@@ -344,8 +344,8 @@ def oom_crash_loop(
         )
 
         def running(count: int = status.restart_count) -> bool:
-            with session.target.api() as reader:
-                now = _container_status(reader, session, pod)
+            with charter.target.api() as reader:
+                now = _container_status(reader, charter, pod)
             return bool(
                 now is not None and now.restart_count >= count and now.state.running is not None and now.ready
             )
@@ -353,7 +353,7 @@ def oom_crash_loop(
         if not _wait_for(running, restart_wait):
             done.append({"killed_s": time.time() - t0, "restarted": False})
             break
-        session.log("pod_restarted", slot=pod, restart_count=status.restart_count)
+        charter.log("pod_restarted", slot=pod, restart_count=status.restart_count)
         done.append(
             {"killed_s": time.time() - t0, "reason": last.reason, "restart_count": status.restart_count}
         )
@@ -362,26 +362,26 @@ def oom_crash_loop(
 
 def clear_oom_trigger(configuration: Configuration = None) -> list[str]:
     """Remove the OOM trigger from every pod of the Deployment (a restarted container starts clean anyway)."""
-    session = current(configuration)
+    charter = current(configuration)
     cleared: list[str] = []
-    oom = session.oom
+    oom = charter.oom
     if oom is not None and oom.trigger == "annotation" and oom.annotation is not None:
-        with session.target.api() as api:
+        with charter.target.api() as api:
             pods = (
                 client.CoreV1Api(api)
-                .list_namespaced_pod(session.namespace, label_selector=session.selector)
+                .list_namespaced_pod(charter.namespace, label_selector=charter.selector)
                 .items
             )
         carrying = [p.metadata.name for p in pods if oom.annotation in (p.metadata.annotations or {})]
         if carrying:
-            with _acting(session, inject=False) as api:
+            with _acting(charter, inject=False) as api:
                 core = client.CoreV1Api(api)
                 for name in carrying:
                     core.patch_namespaced_pod(
-                        name, session.namespace, {"metadata": {"annotations": {oom.annotation: None}}}
+                        name, charter.namespace, {"metadata": {"annotations": {oom.annotation: None}}}
                     )
                     cleared.append(name)
-    session.log("fault_removed", fault="oom", pods=cleared)
+    charter.log("fault_removed", fault="oom", pods=cleared)
     return cleared
 
 
@@ -394,13 +394,13 @@ def hold_lock(seconds: float | str = "", configuration: Configuration = None) ->
     The runbook's remedy (terminating the blocker) normally ends it much sooner; with the
     release broken on purpose the lock lasts its full time.
     """
-    session = current(configuration)
+    charter = current(configuration)
     hold = duration(seconds, "hold_lock seconds")
-    if session.lock_table is None:
+    if charter.lock_table is None:
         raise ActivityFailed("the drill config has no database.lock_table")
-    _may_inject(session)
+    _may_inject(charter)
     holder = subprocess.Popen(
-        [sys.executable, "-m", "ce_drill.k8s.lock", session.lock_table, str(hold)],
+        [sys.executable, "-m", "ce_drill.k8s.lock", charter.lock_table, str(hold)],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -410,37 +410,37 @@ def hold_lock(seconds: float | str = "", configuration: Configuration = None) ->
     backend = holder.stdout.readline().strip()
     if not backend.isdigit():
         holder.kill()
-        raise ActivityFailed(f"could not lock {session.lock_table} (the lock holder exited {holder.wait()})")
-    data = {"table": session.lock_table, "backend_pid": int(backend), "holder_pid": holder.pid}
-    session.log("fault_injected", fault="lock", **data)
-    session.log("lock_held", **data)
+        raise ActivityFailed(f"could not lock {charter.lock_table} (the lock holder exited {holder.wait()})")
+    data = {"table": charter.lock_table, "backend_pid": int(backend), "holder_pid": holder.pid}
+    charter.log("fault_injected", fault="lock", **data)
+    charter.log("lock_held", **data)
     return {**data, "hold_s": hold}
 
 
 def release_locks(configuration: Configuration = None) -> list[int]:
-    """The runbook's remedy: terminate the blocking backend (every lock session of the drill)."""
-    session = current(configuration)
-    if "lock-release" in session.breaks:
-        session.log("release_skipped", fault="lock", why="break lock-release")
+    """The runbook's remedy: terminate the blocking backend (every lock backend of the drill)."""
+    charter = current(configuration)
+    if "lock-release" in charter.breaks:
+        charter.log("release_skipped", fault="lock", why="break lock-release")
         return []
-    return terminate_lock_holders(session)
+    return terminate_lock_holders(charter)
 
 
-def terminate_lock_holders(session: Session) -> list[int]:
-    """Unconditional cleanup: ``pg_terminate_backend`` on the drill's lock sessions, then their processes."""
+def terminate_lock_holders(charter: Charter) -> list[int]:
+    """Unconditional cleanup: ``pg_terminate_backend`` on the drill's lock backends, then their processes."""
     with psycopg.connect(os.environ[ENV_DSN], connect_timeout=5, autocommit=True) as conn:
         rows = conn.execute(
             "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
             (APPLICATION_NAME,),
         ).fetchall()
     ended = [int(r[0]) for r in rows]
-    for event in read(Path(session.timeline_path)).of("fault_injected", fault="lock"):
+    for event in read(Path(charter.timeline_path)).of("fault_injected", fault="lock"):
         pid = event.get("holder_pid")
         if pid:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(int(pid), signal.SIGTERM)
-    session.log("lock_released", backends=ended)
-    session.log("fault_removed", fault="lock", backends=ended)
+    charter.log("lock_released", backends=ended)
+    charter.log("fault_removed", fault="lock", backends=ended)
     return ended
 
 
@@ -453,9 +453,9 @@ def wait_for_alerts(
     fixed time, so the outage lasts no longer than it takes to be detected.  ``timeout_s``
     is the plan's fault hold, by when every on-time alert has fired.
     """
-    session = current(configuration)
+    charter = current(configuration)
     wait_s = duration(timeout_s, "wait_for_alerts timeout_s")
-    prom = prometheus(session)
+    prom = prometheus(charter)
     started = time.time()
     firing: set[str] = set()
     while time.time() - started < wait_s:
@@ -478,16 +478,16 @@ def wait_for_alerts(
 
 def wait_for_steady_state(timeout_s: float | str = "", configuration: Configuration = None) -> dict[str, Any]:
     """Wait until the Deployment is available, every pod scraped and the manual's checklist met again."""
-    session = current(configuration)
+    charter = current(configuration)
     wait_s = duration(timeout_s, "wait_for_steady_state timeout_s")
     started = time.time()
     while time.time() - started < wait_s:
         try:
-            steady = service_steady(session)
+            steady = service_steady(charter)
         except (PrometheusError, client.ApiException):
             steady = False
         if steady:
-            session.log("steady_state_met")
+            charter.log("steady_state_met")
             return {"met_after_s": time.time() - started}
         time.sleep(POLL_S * 2)
     return {"met_after_s": None}

@@ -20,7 +20,7 @@ from typing import Any
 
 from chaoslib.exceptions import InterruptExecution
 
-from ce_drill.k8s.session import current
+from ce_drill.k8s.charter import current
 from ce_drill.stack.timeline import read
 
 Configuration = dict[str, Any] | None

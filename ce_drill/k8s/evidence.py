@@ -9,7 +9,7 @@
 * ``held``: the evaluation instants at which each expected alert's condition
   held (``query_range`` of its expression);
 * the version each pod of the Deployment runs, the OOM trigger annotations
-  still on pods, and the drill's lock sessions still in the database.
+  still on pods, and the drill's lock backends still in the database.
 
 No write audit: a cluster has no load generator whose acknowledged writes could
 be checked, so the cluster experiments do not expect that check
@@ -27,9 +27,9 @@ from kubernetes import client
 
 from ce_drill.chaos.lockholder import APPLICATION_NAME
 from ce_drill.drill.evidence import Evidence, Journal, WriteAudit
+from ce_drill.k8s.charter import Charter
 from ce_drill.k8s.prom import Prometheus, PrometheusError
 from ce_drill.k8s.rollout import pod_versions
-from ce_drill.k8s.session import Session
 from ce_drill.plan import DrillPlan
 from ce_drill.stack.timeline import Event, read
 
@@ -80,8 +80,8 @@ def held(prom: Prometheus, expr: str, start: float, end: float, step_s: float) -
     return tuple(sorted({t for _, values in series for t, _ in values}))
 
 
-def lock_sessions(dsn: str | None) -> tuple[int, ...] | None:
-    """The drill's lock sessions still in the database; None when it could not be asked."""
+def lock_backends(dsn: str | None) -> tuple[int, ...] | None:
+    """The drill's lock backends still in the database; None when it could not be asked."""
     if dsn is None:
         return ()
     try:
@@ -94,15 +94,15 @@ def lock_sessions(dsn: str | None) -> tuple[int, ...] | None:
     return tuple(int(r[0]) for r in rows)
 
 
-def pod_faults(session: Session) -> dict[str, dict[str, Any]]:
+def pod_faults(charter: Charter) -> dict[str, dict[str, Any]]:
     """Pods still carrying the OOM trigger annotation."""
-    oom = session.oom
+    oom = charter.oom
     if oom is None or oom.annotation is None:
         return {}
-    with session.target.api() as api:
+    with charter.target.api() as api:
         pods = (
             client.CoreV1Api(api)
-            .list_namespaced_pod(session.namespace, label_selector=session.selector)
+            .list_namespaced_pod(charter.namespace, label_selector=charter.selector)
             .items
         )
     return {
@@ -113,7 +113,7 @@ def pod_faults(session: Session) -> dict[str, dict[str, Any]]:
 
 
 def gather(
-    session: Session,
+    charter: Charter,
     plan: DrillPlan,
     journal: Journal | None,
     prom: Prometheus,
@@ -124,7 +124,7 @@ def gather(
     alerts: tuple[str, ...],
 ) -> Evidence:
     """Read everything the judge needs from the cluster, once, right after the drill."""
-    timeline = read(Path(session.timeline_path)).since(started_ts)
+    timeline = read(Path(charter.timeline_path)).since(started_ts)
     origin = timeline.events[0].ts - timeline.events[0].t_s if timeline.events else started_ts
     try:
         synthesised = notifications(prom, plan, started_ts, ended_ts, origin)
@@ -136,8 +136,8 @@ def gather(
         for name in alerts
         if (rule := plan.alert(name)) is not None
     }
-    with session.target.api() as api:
-        versions = pod_versions(api, session.workload)
+    with charter.target.api() as api:
+        versions = pod_versions(api, charter.workload)
     return Evidence(
         journal=journal,
         events=events,
@@ -145,7 +145,7 @@ def gather(
         ended_ts=ended_ts,
         held=conditions,
         pod_versions=versions,
-        pod_faults=pod_faults(session),
-        lock_sessions=lock_sessions(dsn),
+        pod_faults=pod_faults(charter),
+        lock_sessions=lock_backends(dsn),
         writes=WriteAudit(error=NO_WRITE_AUDIT),
     )

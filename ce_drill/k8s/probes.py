@@ -18,9 +18,9 @@ from typing import Any
 from kubernetes import client
 
 from ce_drill.chaos.probes import runbook_lock_waits
+from ce_drill.k8s.charter import Charter, current
 from ce_drill.k8s.prom import Prometheus
 from ce_drill.k8s.redact import ENV_DSN
-from ce_drill.k8s.session import Session, current
 from ce_drill.rules import contract
 from sim.compare import holds
 from sim.playbook import Playbook
@@ -29,34 +29,34 @@ Configuration = dict[str, Any] | None
 OOM_KILLED = "OOMKilled"
 
 
-def prometheus(session: Session) -> Prometheus:
-    return Prometheus.from_env(session.prometheus_url, session.prometheus_ca_file)
+def prometheus(charter: Charter) -> Prometheus:
+    return Prometheus.from_env(charter.prometheus_url, charter.prometheus_ca_file)
 
 
-def checklist_met(session: Session, area: str = "performance") -> bool:
+def checklist_met(charter: Charter, area: str = "performance") -> bool:
     """Every metric item of the manual's rollback verification checklist in ``area`` holds now."""
-    checks = [c for c in session.plan().verification if c.area == area]
-    prom = prometheus(session)
+    checks = [c for c in charter.plan().verification if c.area == area]
+    prom = prometheus(charter)
     return bool(checks) and all(holds(c.op, prom.value(c.metric), c.threshold) for c in checks)
 
 
-def all_targets_up(session: Session) -> bool:
+def all_targets_up(charter: Charter) -> bool:
     """Every scrape target of the service (each pod) answered its last scrape."""
-    series = prometheus(session).query(f'{contract.UP.name}{{job="{contract.JOB}"}}')
+    series = prometheus(charter).query(f'{contract.UP.name}{{job="{contract.JOB}"}}')
     return bool(series) and all(value == 1 for _, value in series)
 
 
-def deployment_ready(session: Session) -> bool:
+def deployment_ready(charter: Charter) -> bool:
     """Every replica of the Deployment available (what chaosk8s's deployment probe checks)."""
-    with session.target.api() as api:
-        d = client.AppsV1Api(api).read_namespaced_deployment(session.deployment, session.namespace)
+    with charter.target.api() as api:
+        d = client.AppsV1Api(api).read_namespaced_deployment(charter.deployment, charter.namespace)
     wanted = d.spec.replicas if d.spec.replicas is not None else 1
     return (d.status.available_replicas or 0) == wanted and (d.status.unavailable_replicas or 0) == 0
 
 
-def service_steady(session: Session) -> bool:
+def service_steady(charter: Charter) -> bool:
     """The steady state of every cluster drill: Deployment available, every pod scraped, checklist met."""
-    return deployment_ready(session) and all_targets_up(session) and checklist_met(session)
+    return deployment_ready(charter) and all_targets_up(charter) and checklist_met(charter)
 
 
 def verification_holds(area: str = "performance", configuration: Configuration = None) -> bool:
@@ -77,18 +77,18 @@ def error_rate_within(limit: float | str, configuration: Configuration = None) -
 
 def lock_holders(configuration: Configuration = None) -> list[dict[str, Any]]:
     """Blocked and blocking backends on the staging database, by the manual's own lock-wait query."""
-    session = current(configuration)
-    pb = Playbook.load(session.plan().playbook_path)
+    charter = current(configuration)
+    pb = Playbook.load(charter.plan().playbook_path)
     return runbook_lock_waits(os.environ[ENV_DSN], pb)
 
 
 def oom_kills(configuration: Configuration = None) -> list[dict[str, Any]]:
     """Containers of the Deployment's pods whose last termination was the OOM killer, with restart counts."""
-    session = current(configuration)
-    with session.target.api() as api:
+    charter = current(configuration)
+    with charter.target.api() as api:
         pods = (
             client.CoreV1Api(api)
-            .list_namespaced_pod(session.namespace, label_selector=session.selector)
+            .list_namespaced_pod(charter.namespace, label_selector=charter.selector)
             .items
         )
     out = []
@@ -110,14 +110,14 @@ def oom_kills(configuration: Configuration = None) -> list[dict[str, Any]]:
 
 def restart_events(reason: str = "BackOff", configuration: Configuration = None) -> list[dict[str, Any]]:
     """The namespace's events of ``reason`` about the Deployment's pods (the kubelet's restarts)."""
-    session = current(configuration)
-    with session.target.api() as api:
+    charter = current(configuration)
+    with charter.target.api() as api:
         core = client.CoreV1Api(api)
         pods = {
             p.metadata.name
-            for p in core.list_namespaced_pod(session.namespace, label_selector=session.selector).items
+            for p in core.list_namespaced_pod(charter.namespace, label_selector=charter.selector).items
         }
-        events = core.list_namespaced_event(session.namespace, field_selector=f"reason={reason}").items
+        events = core.list_namespaced_event(charter.namespace, field_selector=f"reason={reason}").items
     return [
         {
             "pod": e.involved_object.name,

@@ -10,7 +10,7 @@ asking the API server about every permission the drill needs.
 Otherwise the runner waits for a quiet cluster (steady state, none of the
 manual's alerts pending or firing), then runs ``chaos run --rollback-strategy
 always`` on ``experiments/k8s/SCENARIO.json`` in its own process, with the
-session file, the kube context and the secrets in its environment and the
+charter file, the kube context and the secrets in its environment and the
 plan's durations as ``--var``.  While it runs the runner polls the kill
 switch; the switch, SIGINT or SIGTERM send SIGTERM to the experiment (its
 rollbacks play), then whatever fault is left is removed.  A refusal by the
@@ -51,6 +51,7 @@ from ce_drill.drill.judge import Expectation, judge
 from ce_drill.drill.scenarios import Drill
 from ce_drill.drill.scorecard import Scorecard, junit_xml
 from ce_drill.k8s import actions, killswitch, permissions
+from ce_drill.k8s.charter import CHARTER_FILE, ENV_CHARTER, TIMELINE_FILE, Charter
 from ce_drill.k8s.config import LoadedConfig, Secrets, load, resolve_secrets
 from ce_drill.k8s.evidence import gather
 from ce_drill.k8s.kube import KubeTarget, TargetRefused, establish, user_credentials
@@ -58,7 +59,6 @@ from ce_drill.k8s.probes import service_steady
 from ce_drill.k8s.prom import Prometheus, PrometheusError
 from ce_drill.k8s.redact import ENV_DSN, ENV_TOKEN, Redactor
 from ce_drill.k8s.rollout import Workload, pod_versions
-from ce_drill.k8s.session import ENV_SESSION, SESSION_FILE, TIMELINE_FILE, Session
 from ce_drill.plan import PLAN_FILE, DrillPlan
 from ce_drill.rules import contract
 from ce_drill.stack.timeline import Event, read, record
@@ -326,7 +326,7 @@ def _steps(p: Prepared) -> list[str]:
         "clear_oom_trigger": "remove the OOM trigger annotation from the pods",
         "hold_lock": f"hold ACCESS EXCLUSIVE on {cfg.database.lock_table if cfg.database else '?'} for at most "
         f"{variables['ce_drill_lock_cap_s']:g} s",
-        "release_locks": "terminate the drill's lock session (pg_terminate_backend)",
+        "release_locks": "terminate the drill's lock backend (pg_terminate_backend)",
     }
     out = []
     for part in ("method", "rollbacks"):
@@ -360,13 +360,13 @@ def _secret_env(secrets: Secrets) -> Iterator[None]:
                 os.environ[key] = old
 
 
-def _session(p: Prepared) -> Session:
+def _charter(p: Prepared) -> Charter:
     cfg = p.loaded.config
     prom_ca = None if cfg.prometheus.ca_file is None else str(p.loaded.resolve(cfg.prometheus.ca_file))
     switch = cfg.kill_switch
     if switch.file is not None:
         switch = switch.model_copy(update={"file": str(p.loaded.resolve(switch.file).resolve())})
-    return Session(
+    return Charter(
         scenario=p.drill.name,
         config_path=str(p.loaded.path.resolve()),
         kube=p.target.to_json(),
@@ -393,12 +393,12 @@ def run(p: Prepared, *, progress: bool = True) -> Scorecard:
     p.facts += _prometheus_facts(p) + _database_facts(p)
     out = p.out
     (out / TIMELINE_FILE).unlink(missing_ok=True)
-    session = _session(p)
-    session_path = (out / SESSION_FILE).resolve()
-    session.save(session_path)
+    charter = _charter(p)
+    charter_path = (out / CHARTER_FILE).resolve()
+    charter.save(charter_path)
     console = Console(stderr=True, quiet=not progress)
     with _secret_env(p.secrets):
-        _settle(p, session, console)
+        _settle(p, charter, console)
         started = time.time()
         journal_path = out / "journal.json"
         journal_path.unlink(missing_ok=True)
@@ -409,20 +409,20 @@ def run(p: Prepared, *, progress: bool = True) -> Scorecard:
             *(arg for key, value in variables.items() for arg in ("--var", f"{key}:float={value}")),
             str(p.drill.path),
         ]  # fmt: skip
-        env = _chaos_env(p, session_path)
+        env = _chaos_env(p, charter_path)
         rto_manual_s = p.plan.severity(p.expect.severity).rto_manual_s
-        line = lambda stopping: _status_line(session, p, started, rto_manual_s, stopping)  # noqa: E731
+        line = lambda stopping: _status_line(charter, p, started, rto_manual_s, stopping)  # noqa: E731
         # Recorded before the experiment is signalled: its control then lets no further activity run.
-        on_stop = lambda reason: session.log("drill_stopped", reason=reason)  # noqa: E731
+        on_stop = lambda reason: charter.log("drill_stopped", reason=reason)  # noqa: E731
         stopped = _run_chaos(
             command,
             env,
             console=console,
             line=line,
-            switch=lambda: _switch_engaged(p, session),
+            switch=lambda: _switch_engaged(p, charter),
             on_stop=on_stop,
         )
-        timeline = read(Path(session.timeline_path))
+        timeline = read(Path(charter.timeline_path))
         refused = timeline.first("target_refused")
         if stopped is None and refused is None:
             _await_late_alerts(p, timeline.since(started).first("fault_injected"), console)
@@ -432,13 +432,13 @@ def run(p: Prepared, *, progress: bool = True) -> Scorecard:
             loc = tuple(refused.get("loc") or ())
             raise p.loaded.refuse(loc, str(refused.get("message")), refused.get("value"))
         if stopped is not None:
-            _remove_faults(session, p)
+            _remove_faults(charter, p)
             card = Scorecard(p.drill.name, p.plan.timing, broken=p.breaks, wall_s=ended - started,
                              interrupted=True, playbook=p.plan.playbook_path)  # fmt: skip
-            _write(out, card, session, started, p.redactor)
+            _write(out, card, charter, started, p.redactor)
             raise ClusterDrillStopped(card, stopped)
         evidence = gather(
-            session, p.plan, Journal.load(journal_path), p.prometheus, dsn=p.secrets.dsn,
+            charter, p.plan, Journal.load(journal_path), p.prometheus, dsn=p.secrets.dsn,
             started_ts=started, ended_ts=ended, alerts=p.expect.alerts,
         )  # fmt: skip
         (out / "evidence.json").write_text(
@@ -447,11 +447,11 @@ def run(p: Prepared, *, progress: bool = True) -> Scorecard:
         # The alerts as Prometheus fired them join the drill's timeline (report and timeline.json).
         for event in evidence.events:
             if event.kind == "notification":
-                record(Path(session.timeline_path), event.source, event.kind, ts=event.ts, **event.data)
+                record(Path(charter.timeline_path), event.source, event.kind, ts=event.ts, **event.data)
         card = judge(p.plan, evidence, p.expect, scenario=p.drill.name, broken=p.breaks)
         # Whatever a break left in place goes now, after it was judged.
-        _remove_faults(session, p)
-        _write(out, card, session, started, p.redactor)
+        _remove_faults(charter, p)
+        _write(out, card, charter, started, p.redactor)
     return card
 
 
@@ -469,12 +469,12 @@ def _await_late_alerts(p: Prepared, fault: Event | None, console: Console) -> No
             time.sleep(min(POLL_S, max(0.0, until - time.time())))
 
 
-def _chaos_env(p: Prepared, session_path: Path) -> dict[str, str]:
+def _chaos_env(p: Prepared, charter_path: Path) -> dict[str, str]:
     t, cfg = p.target, p.loaded.config.target
     env = {k: v for k, v in os.environ.items() if k not in (ENV_TOKEN, ENV_DSN)}
     env.update(
         {
-            ENV_SESSION: str(session_path),
+            ENV_CHARTER: str(charter_path),
             # chaosk8s reads these: the context checked at the start, TLS verified.
             "KUBECONFIG": str(t.kubeconfig),
             "KUBERNETES_CONTEXT": t.context,
@@ -491,9 +491,9 @@ def _chaos_env(p: Prepared, session_path: Path) -> dict[str, str]:
     return env
 
 
-def _switch_engaged(p: Prepared, session: Session) -> str | None:
+def _switch_engaged(p: Prepared, charter: Charter) -> str | None:
     try:
-        return killswitch.engaged(session.kill_switch, p.target)
+        return killswitch.engaged(charter.kill_switch, p.target)
     except (ApiException, OSError):
         return None  # cannot tell now; asked again on the next poll
 
@@ -540,7 +540,7 @@ def _run_chaos(
     return stop[0] if stop else None
 
 
-def _settle(p: Prepared, session: Session, console: Console) -> None:
+def _settle(p: Prepared, charter: Charter, console: Console) -> None:
     """Wait for a quiet cluster: steady state met and none of the manual's alerts pending or firing.
 
     A previous drill's alerts take a range window to resolve; judging a drill on a
@@ -552,30 +552,30 @@ def _settle(p: Prepared, session: Session, console: Console) -> None:
         while time.time() < deadline:
             try:
                 loud = [a for a in p.prometheus.alerts() if a.get("labels", {}).get("alertname") in names]
-                if not loud and service_steady(session):
+                if not loud and service_steady(charter):
                     return
             except (PrometheusError, ApiException):
                 pass
             time.sleep(1.0)
 
 
-def _remove_faults(session: Session, p: Prepared) -> None:
-    """Unconditional cleanup, through the guard: stable release, no lock session, no OOM trigger."""
-    config = {"ce_drill_session": str(Path(session.timeline_path).parent / SESSION_FILE)}
+def _remove_faults(charter: Charter, p: Prepared) -> None:
+    """Unconditional cleanup, through the guard: stable release, no lock backend, no OOM trigger."""
+    config = {"ce_drill_charter": str(Path(charter.timeline_path).parent / CHARTER_FILE)}
     steps: list[Callable[[], object]] = [
         lambda: actions.restore_stable(configuration=config),
         lambda: actions.clear_oom_trigger(configuration=config),
     ]
     if p.secrets.dsn is not None:
-        steps.append(lambda: actions.terminate_lock_holders(session))
+        steps.append(lambda: actions.terminate_lock_holders(charter))
     for step in steps:
         with contextlib.suppress(Exception):
             step()
 
 
-def _status_line(session: Session, p: Prepared, started: float, rto_s: float, stopping: bool) -> str:
+def _status_line(charter: Charter, p: Prepared, started: float, rto_s: float, stopping: bool) -> str:
     phase = "starting"
-    for event in read(Path(session.timeline_path)).since(started).events:
+    for event in read(Path(charter.timeline_path)).since(started).events:
         if event.kind == "activity_started":
             phase = str(event.get("name"))
         elif event.kind == "phase_started":
@@ -591,14 +591,14 @@ def _status_line(session: Session, p: Prepared, started: float, rto_s: float, st
     )
 
 
-def _write(out: Path, card: Scorecard, session: Session, started: float, redactor: Redactor) -> None:
+def _write(out: Path, card: Scorecard, charter: Charter, started: float, redactor: Redactor) -> None:
     (out / "scorecard.json").write_text(
         json.dumps(redactor.data(card.to_json()), ensure_ascii=False, indent=2), encoding="utf-8"
     )
     (out / "junit.xml").write_text(redactor.text(junit_xml([card])), encoding="utf-8")
     events = [
         {"t_s": e.ts - started, "at": e.at, "source": e.source, "kind": e.kind, "data": redactor.data(e.data)}
-        for e in read(Path(session.timeline_path)).since(started).events
+        for e in read(Path(charter.timeline_path)).since(started).events
     ]
     (out / "timeline.json").write_text(json.dumps(events, ensure_ascii=False, indent=2), encoding="utf-8")
     from ce_drill.report.drill import write_drill_report

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from ce_drill.k8s.session import TIMELINE_FILE
+from ce_drill.k8s.charter import TIMELINE_FILE
 from ce_drill.plan import DrillPlan
 from tests.k8s.cluster import ControlPlane
 from tests.k8s.fakelet import ANN_NOT_READY, ANN_OOM
@@ -363,8 +363,8 @@ def test_a_context_switched_mid_drill_is_refused_before_any_change(staging: Stag
     with staging.api() as api:
         before = resource_versions(api, staging.namespace)
     proc = staging.start("oom", "--target", "k8s", "--config", str(config), "--out", str(out), "--quiet")
-    # The session is written after the allowlist check and before anything is injected.
-    wait_for("the drill's session", lambda: (out / "session.json").exists() or proc.poll() is not None)
+    # The charter is written after the allowlist check and before anything is injected.
+    wait_for("the drill's charter", lambda: (out / "charter.json").exists() or proc.poll() is not None)
     data["current-context"] = staging.cluster.context
     kubeconfig.write_text(json.dumps(data), encoding="utf-8")
     assert proc.wait(timeout=DRILL_TIMEOUT_S) == 2
@@ -500,17 +500,17 @@ def test_the_http_oom_trigger_goes_through_the_pod_proxy(
     authorises the drill's user (the Role's pods/proxy rule) and forwards; no container listens
     here, so the forward fails, and the drill says so instead of waiting for a kill."""
     from ce_drill.k8s import actions, runner
+    from ce_drill.k8s.charter import CHARTER_FILE
     from ce_drill.k8s.redact import ENV_TOKEN
-    from ce_drill.k8s.session import SESSION_FILE
 
     oom = {"trigger": "http", "http": {"port": 8080, "path": "/-/fault", "body": {"leak_bytes_per_s": 1}}}
     config = staging.config(oom=oom)
     out = tmp_path / "out"
     prepared = runner.prepare("oom", config, (), out)
-    runner._session(prepared).save(out / SESSION_FILE)
+    runner._charter(prepared).save(out / CHARTER_FILE)
     monkeypatch.setenv(ENV_TOKEN, staging.token)
     result = actions.oom_crash_loop(
-        kills=1, kill_timeout_s=5, configuration={"ce_drill_session": str(out / SESSION_FILE)}
+        kills=1, kill_timeout_s=5, configuration={"ce_drill_charter": str(out / CHARTER_FILE)}
     )
     (failed,) = [e for e in _timeline(out) if e["kind"] == "oom_trigger_failed"]
     # RBAC would refuse with "cannot create resource"; a wrong path would be 404.  This API

@@ -1,15 +1,15 @@
-"""One drill on a cluster as its activities see it: the target fixed at the start, nothing secret.
+"""A drill's charter: what its activities may act on, fixed when it starts, nothing secret.
 
 The runner resolves the drill config once (context, API server, allowlist,
-releases, Prometheus, kill switch), writes it as ``session.json`` in the drill's
+releases, Prometheus, kill switch), writes it as ``charter.json`` in the drill's
 output directory, and hands its path to ``chaos run`` by environment
-(``CE_DRILL_K8S_SESSION``).  Every activity reads it back, so an edit to the
+(``CE_DRILL_K8S_CHARTER``).  Every activity reads it back, so an edit to the
 config file mid-drill changes nothing, and the allowlist an activity enforces is
 the one that was checked.  Secrets are not in it: they come by environment
 (:mod:`ce_drill.k8s.redact`).
 
 Each activity writes what it did and saw to the drill's event timeline, a
-JSON-lines file in the output directory (:func:`Session.log`), redacted.
+JSON-lines file in the output directory (:func:`Charter.log`), redacted.
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ from ce_drill.plan import DrillPlan
 from ce_drill.stack.timeline import record
 from sim.fields import Frozen
 
-ENV_SESSION = "CE_DRILL_K8S_SESSION"
-SESSION_FILE = "session.json"
+ENV_CHARTER = "CE_DRILL_K8S_CHARTER"
+CHARTER_FILE = "charter.json"
 TIMELINE_FILE = "timeline.jsonl"
 SOURCE = "drill"
 
 
-class Session(Frozen):
+class Charter(Frozen):
     scenario: str
     config_path: str
     kube: dict[str, Any]
@@ -79,15 +79,15 @@ class Session(Frozen):
         path.write_text(self.model_dump_json(indent=2), encoding="utf-8")
 
     @classmethod
-    def load(cls, path: Path) -> Session:
+    def load(cls, path: Path) -> Charter:
         return cls.model_validate_json(path.read_text(encoding="utf-8"))
 
 
-def current(configuration: dict[str, Any] | None) -> Session:
-    """The session of the running experiment (its configuration, else the environment)."""
-    path = (configuration or {}).get("ce_drill_session") or os.environ.get(ENV_SESSION)
+def current(configuration: dict[str, Any] | None) -> Charter:
+    """The charter of the running experiment (its configuration, else the environment)."""
+    path = (configuration or {}).get("ce_drill_charter") or os.environ.get(ENV_CHARTER)
     if not path:
         raise RuntimeError(
-            "no drill session: run this experiment with `ce-drill run SCENARIO --target k8s --config FILE`"
+            "no drill charter: run this experiment with `ce-drill run SCENARIO --target k8s --config FILE`"
         )
-    return Session.load(Path(str(path)))
+    return Charter.load(Path(str(path)))
