@@ -10,19 +10,14 @@ with auto-rollback off, ``restart`` is honoured by the stack itself,
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
 import sys
 import time
 from typing import Any
 
-import psycopg
-
 from ce_drill.chaos import context
 from ce_drill.chaos.context import Configuration, breaks, log, playbook, stack, url
-from ce_drill.chaos.lockholder import APPLICATION_NAME
+from ce_drill.chaos.lockholder import end_lock_holders
 from ce_drill.stack import config as stack_config
 from ce_drill.stack.state import StackError
 
@@ -104,17 +99,10 @@ def release_locks(configuration: Configuration = None) -> list[int]:
 
 def terminate_lock_holders(configuration: Configuration = None) -> list[int]:
     """Unconditional cleanup, also used after a drill with the release broken on purpose."""
-    with psycopg.connect(url(configuration, "postgres"), connect_timeout=5, autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
-            (APPLICATION_NAME,),
-        ).fetchall()
-    ended = [int(r[0]) for r in rows]
-    for event in stack(configuration).timeline().of("fault_injected", fault="lock"):
-        pid = event.get("holder_pid")
-        if pid:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(int(pid), signal.SIGTERM)
+    holders = stack(configuration).timeline().of("fault_injected", fault="lock")
+    ended = end_lock_holders(
+        url(configuration, "postgres"), [int(e.get("holder_pid")) for e in holders if e.get("holder_pid")]
+    )
     log(configuration, "lock_released", backends=ended)
     log(configuration, "fault_removed", fault="lock", backends=ended)
     return ended

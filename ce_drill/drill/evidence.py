@@ -225,19 +225,10 @@ def _get_json(address: str) -> Any:
 
 
 def _lock_sessions(stack: Stack) -> tuple[int, ...] | None:
-    from ce_drill.chaos.lockholder import APPLICATION_NAME
+    from ce_drill.chaos.lockholder import lock_sessions
 
     state = stack.state()
-    if state is None:
-        return ()
-    try:
-        with psycopg.connect(state.urls["postgres"], connect_timeout=5, autocommit=True) as conn:
-            rows = conn.execute(
-                "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (APPLICATION_NAME,)
-            ).fetchall()
-    except psycopg.Error:
-        return None
-    return tuple(int(r[0]) for r in rows)
+    return () if state is None else lock_sessions(state.urls["postgres"])
 
 
 def _writes(stack: Stack) -> WriteAudit:

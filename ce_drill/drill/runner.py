@@ -34,6 +34,7 @@ from ce_drill.plan.timing import DEFAULT_DRILL_TIME_SCALE
 from ce_drill.stack import Stack
 from ce_drill.stack.config import Ports, default_run_dir
 from ce_drill.stack.procs import ProcRef
+from ce_drill.stack.timeline import drill_phase
 from sim.playbook import bundled_path
 from sim.units import format_duration
 
@@ -249,15 +250,7 @@ def remove_faults(stack: Stack) -> None:
 def _status_line(  # noqa: PLR0917 - bound once in run_drill
     stack: Stack, plan: DrillPlan, name: str, started: float, rto_s: float, stopping: bool
 ) -> str:
-    events = stack.timeline().since(started)
-    phase = "starting"
-    for event in events.events:
-        if event.kind == "activity_started":
-            phase = str(event.get("name"))
-        elif event.kind == "phase_started":
-            phase = f"rollout: {event.get('phase')}"
-        elif event.kind == "rollback_started":
-            phase = "rolling back"
+    phase = drill_phase(stack.timeline().since(started))
     wall = time.time() - started
     manual = format_duration(round(plan.manual_s(wall)))
     prefix = "[yellow]stopping, removing faults…[/] " if stopping else ""

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -28,13 +27,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from chaoslib.exceptions import ActivityFailed, InterruptExecution
 from kubernetes import client
 from urllib3.exceptions import HTTPError
 
 from ce_drill.chaos.context import seconds as duration
-from ce_drill.chaos.lockholder import APPLICATION_NAME
+from ce_drill.chaos.lockholder import end_lock_holders
 from ce_drill.k8s import killswitch
 from ce_drill.k8s.charter import Charter, current
 from ce_drill.k8s.kube import TargetRefused
@@ -428,17 +426,10 @@ def release_locks(configuration: Configuration = None) -> list[int]:
 
 def terminate_lock_holders(charter: Charter) -> list[int]:
     """Unconditional cleanup: ``pg_terminate_backend`` on the drill's lock backends, then their processes."""
-    with psycopg.connect(os.environ[ENV_DSN], connect_timeout=5, autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
-            (APPLICATION_NAME,),
-        ).fetchall()
-    ended = [int(r[0]) for r in rows]
-    for event in read(Path(charter.timeline_path)).of("fault_injected", fault="lock"):
-        pid = event.get("holder_pid")
-        if pid:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(int(pid), signal.SIGTERM)
+    holders = read(Path(charter.timeline_path)).of("fault_injected", fault="lock")
+    ended = end_lock_holders(
+        os.environ[ENV_DSN], [int(e.get("holder_pid")) for e in holders if e.get("holder_pid")]
+    )
     charter.log("lock_released", backends=ended)
     charter.log("fault_removed", fault="lock", backends=ended)
     return ended

@@ -22,10 +22,9 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from kubernetes import client
 
-from ce_drill.chaos.lockholder import APPLICATION_NAME
+from ce_drill.chaos.lockholder import lock_sessions
 from ce_drill.drill.evidence import Evidence, Journal, WriteAudit
 from ce_drill.k8s.charter import Charter
 from ce_drill.k8s.prom import Prometheus, PrometheusError
@@ -82,16 +81,7 @@ def held(prom: Prometheus, expr: str, start: float, end: float, step_s: float) -
 
 def lock_backends(dsn: str | None) -> tuple[int, ...] | None:
     """The drill's lock backends still in the database; None when it could not be asked."""
-    if dsn is None:
-        return ()
-    try:
-        with psycopg.connect(dsn, connect_timeout=5, autocommit=True) as conn:
-            rows = conn.execute(
-                "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (APPLICATION_NAME,)
-            ).fetchall()
-    except psycopg.Error:
-        return None
-    return tuple(int(r[0]) for r in rows)
+    return () if dsn is None else lock_sessions(dsn)
 
 
 def pod_faults(charter: Charter) -> dict[str, dict[str, Any]]:

@@ -61,7 +61,7 @@ from ce_drill.k8s.redact import ENV_DSN, ENV_TOKEN, Redactor
 from ce_drill.k8s.rollout import Workload, pod_versions
 from ce_drill.plan import PLAN_FILE, DrillPlan
 from ce_drill.rules import contract
-from ce_drill.stack.timeline import Event, read, record
+from ce_drill.stack.timeline import Event, drill_phase, read, record
 from sim.errors import InputError
 from sim.playbook import bundled_path
 from sim.units import format_duration
@@ -574,14 +574,7 @@ def _remove_faults(charter: Charter, p: Prepared) -> None:
 
 
 def _status_line(charter: Charter, p: Prepared, started: float, rto_s: float, stopping: bool) -> str:
-    phase = "starting"
-    for event in read(Path(charter.timeline_path)).since(started).events:
-        if event.kind == "activity_started":
-            phase = str(event.get("name"))
-        elif event.kind == "phase_started":
-            phase = f"rollout: {event.get('phase')}"
-        elif event.kind == "rollback_started":
-            phase = "rolling back"
+    phase = drill_phase(read(Path(charter.timeline_path)).since(started))
     wall = time.time() - started
     manual = format_duration(round(p.plan.manual_s(wall)))
     prefix = "[yellow]stopping, playing rollbacks…[/] " if stopping else ""

@@ -17,7 +17,7 @@ import datetime as dt
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,6 +99,19 @@ class Timeline:
             "origin": None if self.origin_ts is None else _iso(self.origin_ts),
             "events": [e.to_json() for e in self.events],
         }
+
+
+def drill_phase(events: Iterable[Event]) -> str:
+    """What a running drill is doing, from its latest events: its activity, a rollout phase, a rollback."""
+    phase = "starting"
+    for event in events:
+        if event.kind == "activity_started":
+            phase = str(event.get("name"))
+        elif event.kind == "phase_started":
+            phase = f"rollout: {event.get('phase')}"
+        elif event.kind == "rollback_started":
+            phase = "rolling back"
+    return phase
 
 
 def read(path: Path) -> Timeline:
