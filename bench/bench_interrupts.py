@@ -132,7 +132,8 @@ def play(r: Round, home: Path, rng: random.Random) -> None:
     out = home / f"round-{r.n}"
     proc = _start_drill(home, r.scenario, out)
     time.sleep(r.after_s)
-    if proc.poll() is None:
+    signalled = proc.poll() is None
+    if signalled:
         proc.send_signal(r.sig)
     try:
         _, err = proc.communicate(timeout=ROUND_TIMEOUT_S)
@@ -141,7 +142,9 @@ def play(r: Round, home: Path, rng: random.Random) -> None:
         _, err = proc.communicate()
         r.problems.append("the drill did not stop")
     r.exit_code = proc.returncode
-    if r.sig is not signal.SIGKILL and r.exit_code not in (0, 1, 130):
+    # A drill stopped by SIGINT or SIGTERM exits 130, whatever it was doing; 0 or 1 only if it
+    # had already ended before the signal was sent.
+    if r.sig is not signal.SIGKILL and r.exit_code not in ((130,) if signalled else (0, 1)):
         r.problems.append(f"exit {r.exit_code}: {err.strip()[-200:]}")
     if r.sig is signal.SIGKILL:
         r.follow = rng.choice(("stack down", "next run"))

@@ -13,6 +13,7 @@ from rich.table import Table
 from ce_drill.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, echo_json
 from ce_drill.cli.timescale import drill_time_scale
 from ce_drill.drill.scorecard import Scorecard
+from ce_drill.drill.signals import sigterm_interrupts
 from sim.errors import InputError
 
 _STYLE = {"passed": "green", "failed": "bold red", "error": "yellow"}
@@ -87,8 +88,14 @@ def command(
     if config_file is not None or dry_run:
         raise InputError("--target", None, "", "--config and --dry-run are for --target k8s", target)
     try:
-        with _stack_left(stop_stack):
+        with sigterm_interrupts(), _stack_left(stop_stack):
             card = run_drill(scenario, time_scale=time_scale, breaks=breaks, out=out, progress=not quiet)
+    except KeyboardInterrupt:
+        # Stopped before any fault was injected (the stack starting, or waiting for it to be quiet).
+        click.echo(
+            f"ce-drill: {scenario} interrupted before its fault was injected; nothing to remove", err=True
+        )
+        raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
     except DrillInterrupted as stop:
         click.echo(f"ce-drill: {scenario} interrupted; faults removed, stack healthy ({out})", err=True)
         if as_json:

@@ -15,18 +15,16 @@ an interrupt (Ctrl-C) stops it, after writing what it has.
 from __future__ import annotations
 
 import json
-import signal
-import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType, MappingProxyType
+from types import MappingProxyType
 from typing import Any
 
 from ce_drill.drill.scorecard import Check, CheckKind, Scorecard, junit_xml
+from ce_drill.drill.signals import sigterm_interrupts
 from ce_drill.plan.timing import DEFAULT_DRILL_TIME_SCALE, Timing
 
 SUITES: Mapping[str, tuple[str, ...]] = MappingProxyType(
@@ -214,23 +212,6 @@ def run_one(scenario: str, out: Path, *, time_scale: float | None, progress: boo
     return DrillResult(scenario, card, out, _report(out, card, since))
 
 
-@contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM (a CI job cancelled) stops the game day like Ctrl-C, so what ran is still written."""
-
-    def interrupt(_signum: int, _frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def run_gameday(
     suite: str = DEFAULT_SUITE,
     *,
@@ -246,7 +227,7 @@ def run_gameday(
     started = time.monotonic()
     current: str | None = None
     drill_started = started
-    with _sigterm_interrupts():
+    with sigterm_interrupts():
         try:
             for scenario in day.scenarios:
                 current, drill_started = scenario, time.monotonic()

@@ -97,6 +97,11 @@ def run_drill(
         interrupted = _run_chaos(command, env, console, line, started_chaos)
         ended = time.time()
         return _finish(stack, plan, drill, expect, breaks, out, journal_path, started, ended, interrupted)
+    except KeyboardInterrupt:
+        # Stopped after the experiment ended, while the drill was being judged: its rollbacks
+        # have played, but a break may have left a fault, so the cleanup is the same as mid-run.
+        ended = time.time()
+        return _finish(stack, plan, drill, expect, breaks, out, journal_path, started, ended, True)
     finally:
         claim.release(stack)
         if broken_stack:
