@@ -19,10 +19,11 @@ from typing import Any
 
 import simpy
 
+from sim.compare import severity_rank
 from sim.model.context import IC_BACKUP, IC_PRIMARY, Context
 from sim.model.responders import Claim, page
 from sim.model.signals import AlertTiming, alert_timing, next_grid
-from sim.model.state import IncidentState, rank
+from sim.model.state import IncidentState
 
 Proc = Generator[Any, Any, Any]
 
@@ -175,7 +176,7 @@ def _acknowledge(ctx: Context, inc: IncidentState) -> Generator[Any, Any, Claim]
     primary_delay = ctx.quantile(responders.ack_delay)(inc.flow.random())
     all_hands_delay = ctx.quantile(responders.all_hands_ack_delay)
     all_hands_delays = (all_hands_delay(inc.flow.random()), all_hands_delay(inc.flow.random()))
-    priority = rank(inc.severity)
+    priority = severity_rank(inc.severity)
     page_at = env.now
     if severity.escalation.mode == "business_hours":
         page_at = clock.next_open(env.now)
@@ -226,7 +227,7 @@ def _hold_team(ctx: Context, inc: IncidentState) -> Generator[Any, Any, Claim]:
     team = ctx.teams[inc.mode.team]
     asked = ctx.env.now
     assert inc.severity is not None
-    claim = yield from team.hold(rank(inc.severity), inc.id)
+    claim = yield from team.hold(severity_rank(inc.severity), inc.id)
     inc.team_wait_s = ctx.env.now - asked
     inc.log(ctx.env.now, f"{claim.person} engaged")
     return claim

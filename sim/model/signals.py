@@ -14,18 +14,10 @@ events per rule per simulated month).
 from __future__ import annotations
 
 import math
-import operator
-from collections.abc import Callable
 from dataclasses import dataclass
 
-_OPS: dict[str, Callable[[float, float], bool]] = {
-    ">": operator.gt,
-    ">=": operator.ge,
-    "<": operator.lt,
-    "<=": operator.le,
-    "==": operator.eq,
-    "!=": operator.ne,
-}
+from sim.compare import OPS
+
 # A grid point within this of an instant counts as that instant (float noise in t/interval).
 _EPS = 1e-9
 
@@ -53,7 +45,7 @@ class Trajectory:
         None when it never holds while the incident lasts.  A condition that
         already holds at the baseline is reported as holding from the start.
         """
-        holds = _OPS[op]
+        holds = OPS[op]  # the one comparison table (sim.compare)
         if holds(self.baseline, threshold):
             return 0.0, False
         if not holds(self.peak, threshold):
@@ -103,7 +95,3 @@ def alert_timing(
     # Prometheus fires at the first evaluation where (now - activeAt) >= for.
     firing = pending + math.ceil(for_s / interval - _EPS) * interval
     return AlertTiming(rule, severity, pending, firing)
-
-
-def holds(op: str, value: float, threshold: float) -> bool:
-    return _OPS[op](value, threshold)

@@ -11,17 +11,13 @@ from typing import Any
 
 import simpy
 
+from sim.compare import severity_rank
 from sim.model.records import IncidentRecord
 from sim.model.signals import Trajectory
 from sim.model.streams import Uniforms
 from sim.playbook import Playbook
 from sim.targets import effective_targets, incident_targets
 from sim.world import FailureMode, Variant
-
-
-def rank(severity: str) -> int:
-    """P1 is the most severe (and the highest queue priority)."""
-    return int(severity[1:])
 
 
 @dataclass
@@ -73,7 +69,7 @@ class IncidentState:
         self.detected.succeed()
 
     def raise_severity(self, now: float, severity: str, why: str) -> None:
-        if self.severity is None or rank(severity) < rank(self.severity):
+        if self.severity is None or severity_rank(severity) < severity_rank(self.severity):
             self.log(now, f"severity raised {self.severity} -> {severity} ({why})")
             self.severity = severity
             self.escalations += 1
