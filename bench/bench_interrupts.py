@@ -53,6 +53,7 @@ class Round:
     after_s: float
     follow: str = ""
     exit_code: int | None = None
+    bad_exit: str = ""
     problems: list[str] = field(default_factory=list)
     lost: int = 0
 
@@ -145,7 +146,7 @@ def play(r: Round, home: Path, rng: random.Random) -> None:
     # A drill stopped by SIGINT or SIGTERM exits 130, whatever it was doing; 0 or 1 only if it
     # had already ended before the signal was sent.
     if r.sig is not signal.SIGKILL and r.exit_code not in ((130,) if signalled else (0, 1)):
-        r.problems.append(f"exit {r.exit_code}: {err.strip()[-200:]}")
+        r.bad_exit = f"exit {r.exit_code}: {err.strip()[-200:]}"
     if r.sig is signal.SIGKILL:
         r.follow = rng.choice(("stack down", "next run"))
         if r.follow == "stack down":
@@ -164,33 +165,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=100)
     parser.add_argument("--seed", type=int, default=20261202)
     parser.add_argument("--latest-s", type=float, default=120.0, help="latest interruption after the start")
+    parser.add_argument(
+        "--signals", default=",".join(s.name for s in SIGNALS), help="comma-separated, e.g. SIGTERM"
+    )
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
+    signals = [signal.Signals[name.strip()] for name in args.signals.split(",")]
     home = Path(tempfile.mkdtemp(prefix="ce-drill-interrupts-"))
     rounds: list[Round] = []
     started = time.perf_counter()
     try:
         for n in range(args.rounds):
             r = Round(
-                n + 1, rng.choice(SCENARIOS), rng.choice(SIGNALS), round(rng.uniform(0.5, args.latest_s), 1)
+                n + 1, rng.choice(SCENARIOS), rng.choice(signals), round(rng.uniform(0.5, args.latest_s), 1)
             )
             play(r, home, rng)
             rounds.append(r)
             follow = f", then {r.follow}" if r.follow else ""
-            verdict = (
-                "clean" if not r.problems and not r.lost else f"LEFT: {'; '.join(r.problems)} lost={r.lost}"
-            )
+            found = [*(f"LEFT: {p}" for p in r.problems), f"LOST {r.lost}" if r.lost else "", r.bad_exit]
+            verdict = "; ".join(f for f in found if f) or "clean"
             print(f"round {r.n:3d} {r.scenario:<19} {r.sig.name:<7} after {r.after_s:5.1f} s "
                   f"(exit {r.exit_code}{follow}): {verdict}", flush=True)  # fmt: skip
     finally:
         _cli(home, "stack", "down")
     dirty = [r for r in rounds if r.problems]
     lost = sum(r.lost for r in rounds)
+    bad_exits = [r for r in rounds if r.bad_exit]
     print(f"\n{len(rounds)} interruptions in {time.perf_counter() - started:.0f} s: "
-          f"{len(dirty)} left a fault or process behind, {lost} acknowledged writes lost")  # fmt: skip
+          f"{len(dirty)} left a fault or process behind, {lost} acknowledged writes lost, "
+          f"{len(bad_exits)} signalled drills did not exit 130")  # fmt: skip
     by_signal = {s.name: sum(1 for r in rounds if r.sig is s) for s in SIGNALS}
     print("by signal: " + ", ".join(f"{k} {v}" for k, v in by_signal.items()))
-    return 1 if dirty or lost else 0
+    return 1 if dirty or lost or bad_exits else 0
 
 
 if __name__ == "__main__":
