@@ -287,3 +287,21 @@ def test_the_stand_in_module_runs_as_a_program() -> None:
     )
     assert done.returncode == 0
     assert "--listen-fd" in done.stdout
+
+
+def _notified(ts: float, receiver: str, alertname: str, status: str) -> timeline.Event:
+    data = {"receiver": receiver, "alerts": [{"alertname": alertname, "status": status}]}
+    return timeline.Event(ts, ts, "receiver", "notification", data)
+
+
+def test_a_stack_is_quiet_only_once_every_receiver_has_the_resolution() -> None:
+    """A previous drill's alert resolved in Prometheus but not yet notified keeps its group alive."""
+    fired = [_notified(1, "pagerduty", "P2Major", "firing"), _notified(1, "slack", "P2Major", "firing")]
+    assert timeline.unresolved_notifications(fired) == {("pagerduty", "P2Major"), ("slack", "P2Major")}
+    one_resolved = [*fired, _notified(2, "pagerduty", "P2Major", "resolved")]
+    assert timeline.unresolved_notifications(one_resolved) == {("slack", "P2Major")}
+    all_resolved = [*one_resolved, _notified(3, "slack", "P2Major", "resolved")]
+    assert timeline.unresolved_notifications(all_resolved) == set()
+    assert timeline.unresolved_notifications([*all_resolved, _notified(4, "slack", "P2Major", "firing")]) == {
+        ("slack", "P2Major")
+    }

@@ -34,7 +34,7 @@ from ce_drill.plan.timing import DEFAULT_DRILL_TIME_SCALE
 from ce_drill.stack import Stack
 from ce_drill.stack.config import Ports, default_run_dir
 from ce_drill.stack.procs import ProcRef
-from ce_drill.stack.timeline import drill_phase
+from ce_drill.stack.timeline import drill_phase, unresolved_notifications
 from sim.playbook import bundled_path
 from sim.units import format_duration
 
@@ -184,11 +184,12 @@ def _run_chaos(
 
 
 def _settle(stack: Stack, plan: DrillPlan, console: Console) -> None:
-    """Wait for a quiet stack: steady state holding and no alert firing or pending.
+    """Wait for a quiet stack: steady state holding, no alert firing or pending, every notification resolved.
 
     A fresh stack has no recorded rates for a window or so; a previous drill's
-    alerts take a window to resolve.  Judging a drill on a stack still echoing
-    the last one would credit or blame it for someone else's fault.
+    alerts take a window to resolve, and their resolution reaches the receivers
+    a group interval later.  Judging a drill on a stack still echoing the last
+    one would credit or blame it for someone else's fault.
     """
     from ce_drill.chaos.context import get_json, url
     from ce_drill.chaos.probes import service_healthy, verification_holds
@@ -203,6 +204,7 @@ def _settle(stack: Stack, plan: DrillPlan, console: Console) -> None:
                 alerts = [None]
             if (
                 not alerts
+                and not unresolved_notifications(stack.timeline())
                 and service_healthy(configuration=config)
                 and verification_holds(configuration=config)
             ):
