@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 
 import psycopg
 
+from ce_drill.k8s.prom import Prometheus
 from ce_drill.plan import DrillPlan
 from ce_drill.stack import Stack
 from ce_drill.stack.timeline import Event
@@ -178,12 +178,11 @@ def gather(
     state = stack.state()
     held: dict[str, tuple[float, ...]] = {}
     if state is not None:
+        prometheus = Prometheus(state.urls["prometheus"])
         for name in alerts:
             rule = plan.alert(name)
             if rule is not None:
-                held[rule.expr] = _held(
-                    state.urls["prometheus"], rule.expr, started_ts, ended_ts, plan.evaluation_interval_s
-                )
+                held[rule.expr] = prometheus.held(rule.expr, started_ts, ended_ts, plan.evaluation_interval_s)
     status = stack.status().to_json()
     versions = {c["name"]: c.get("version") for c in status["components"] if c["name"].startswith("pod-")}
     faults: dict[str, dict[str, Any]] = {}
@@ -201,18 +200,6 @@ def gather(
         pod_faults=faults,
         lock_sessions=_lock_sessions(stack),
         writes=_writes(stack),
-    )
-
-
-def _held(prometheus: str, expr: str, start: float, end: float, step_s: float) -> tuple[float, ...]:
-    query = urllib.parse.urlencode({"query": expr, "start": start, "end": end, "step": step_s})
-    try:
-        with urllib.request.urlopen(prometheus.rstrip("/") + "/api/v1/query_range?" + query, timeout=10) as r:
-            payload = json.loads(r.read())
-    except (OSError, ValueError):
-        return ()
-    return tuple(
-        sorted({float(v[0]) for s in payload.get("data", {}).get("result", []) for v in s["values"]})
     )
 
 

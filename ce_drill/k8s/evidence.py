@@ -70,15 +70,6 @@ def notifications(prom: Prometheus, plan: DrillPlan, start: float, end: float, o
     return out
 
 
-def held(prom: Prometheus, expr: str, start: float, end: float, step_s: float) -> tuple[float, ...]:
-    """Evaluation instants in [start, end] at which ``expr`` returned something."""
-    try:
-        series = prom.query_range(expr, start, end, step_s)
-    except PrometheusError:
-        return ()
-    return tuple(sorted({t for _, values in series for t, _ in values}))
-
-
 def lock_backends(dsn: str | None) -> tuple[int, ...] | None:
     """The drill's lock backends still in the database; None when it could not be asked."""
     return () if dsn is None else lock_sessions(dsn)
@@ -122,7 +113,7 @@ def gather(
         synthesised = []
     events = tuple(sorted((*timeline.events, *synthesised), key=lambda e: e.ts))
     conditions = {
-        rule.expr: held(prom, rule.expr, started_ts, ended_ts, plan.evaluation_interval_s)
+        rule.expr: prom.held(rule.expr, started_ts, ended_ts, plan.evaluation_interval_s)
         for name in alerts
         if (rule := plan.alert(name)) is not None
     }

@@ -72,6 +72,18 @@ class Prometheus:
         )
         return [(dict(r["metric"]), [(float(t), float(v)) for t, v in r["values"]]) for r in data["result"]]
 
+    def held(self, expr: str, start: float, end: float, step_s: float) -> tuple[float, ...]:
+        """Evaluation instants in [start, end] at which ``expr`` returned something; none if unanswered.
+
+        The judge reads this to tell whether a fault's effect landed: a
+        Prometheus that cannot be asked is evidence of nothing, not an error.
+        """
+        try:
+            series = self.query_range(expr, start, end, step_s)
+        except PrometheusError:
+            return ()
+        return tuple(sorted({t for _, values in series for t, _ in values}))
+
     def alerts(self) -> list[dict[str, Any]]:
         """Alerts Prometheus has pending or firing now."""
         alerts: list[dict[str, Any]] = self.get("/api/v1/alerts")["alerts"]
