@@ -33,6 +33,9 @@ ROOTS = [
     np.random.SeedSequence(np.int64(5)),  # entropy not read here: numpy makes every stream
     np.random.SeedSequence(5, pool_size=8),
 ]
+# Named, not repr'd: the OS-entropy root differs in every process, and pytest-xdist's workers
+# must collect the same test ids.
+ROOT_IDS = ["0", "multiword", "list", "spawned", "spawned-multiword", "os-entropy", "int64", "pool8"]
 KEYS = [(0,), (0, 6), (1, 0, 0, 0), (1, 6, 41, 2), (1, 2, 2**32 + 1, 1), (2, 2**64)]
 
 
@@ -41,7 +44,7 @@ def test_the_hash_is_numpys() -> None:
     assert _agrees_with_numpy()
 
 
-@pytest.mark.parametrize("root", ROOTS, ids=repr)
+@pytest.mark.parametrize("root", ROOTS, ids=ROOT_IDS)
 def test_generators_are_numpys(root: np.random.SeedSequence) -> None:
     seeds = Seeds(root)
     for key in KEYS:
