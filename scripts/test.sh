@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 # after that it is cached outside the tree and this is a no-op.  A failed build fails.
 CE_DRILL_K8S_BIN=$(bash scripts/build-k8s.sh | tail -n 1)
 export CE_DRILL_K8S_BIN
-# Two workers, a test file at a time on each (tests/conftest.py groups them): the real drills
-# spend most of their time waiting on scaled manual time, so the other worker fills it.
+# Two workers, a test file at a time on each, so a file's stack or control plane starts once:
+# the real drills spend most of their time waiting on scaled manual time, and the other worker
+# fills it.
 # pytest exits 5 when it collects nothing, which fails this script as it should.
-.venv/bin/pytest -n 2 --dist loadgroup "$@"
+.venv/bin/pytest -n 2 --dist loadfile "$@"

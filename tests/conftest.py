@@ -28,19 +28,6 @@ def _private_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         os.environ["CE_DRILL_HOME"] = before
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Keep each test file on one worker (``pytest -n 2 --dist loadgroup``), the k8s files together.
-
-    A file's module fixtures start a real stack or control plane once for its
-    tests; split across workers they would start once per worker.  The k8s
-    files share one control plane for the run.
-    """
-    for item in items:
-        parts = item.path.relative_to(ROOT).parts
-        group = "tests/k8s" if parts[:2] == ("tests", "k8s") else "/".join(parts)
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 MANUAL = ROOT / "docs" / "manual" / "claude-enhancer-5.1-emergency-response.md"
 
 
