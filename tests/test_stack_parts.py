@@ -13,6 +13,7 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from ce_drill.drill import runner
 from ce_drill.rules.contract import latency_buckets
 from ce_drill.stack import timeline
 from ce_drill.stack.config import Ports, StackConfig
@@ -294,14 +295,18 @@ def _notified(ts: float, receiver: str, alertname: str, status: str) -> timeline
     return timeline.Event(ts, ts, "receiver", "notification", data)
 
 
-def test_a_stack_is_quiet_only_once_every_receiver_has_the_resolution() -> None:
-    """A previous drill's alert resolved in Prometheus but not yet notified keeps its group alive."""
-    fired = [_notified(1, "pagerduty", "P2Major", "firing"), _notified(1, "slack", "P2Major", "firing")]
-    assert timeline.unresolved_notifications(fired) == {("pagerduty", "P2Major"), ("slack", "P2Major")}
-    one_resolved = [*fired, _notified(2, "pagerduty", "P2Major", "resolved")]
-    assert timeline.unresolved_notifications(one_resolved) == {("slack", "P2Major")}
-    all_resolved = [*one_resolved, _notified(3, "slack", "P2Major", "resolved")]
-    assert timeline.unresolved_notifications(all_resolved) == set()
-    assert timeline.unresolved_notifications([*all_resolved, _notified(4, "slack", "P2Major", "firing")]) == {
-        ("slack", "P2Major")
-    }
+def test_a_drill_waits_for_the_notification_of_each_alert_that_fired() -> None:
+    """An alert that fired joins a group Alertmanager still holds and is notified at its next flush."""
+    events = [
+        _notified(1, "pagerduty", "P2Major", "firing"),
+        _notified(2, "slack", "P3Warning", "resolved"),
+    ]
+    assert timeline.notified_firing(events) == {"P2Major"}
+    expected = ("P2Major", "P1Critical")
+    # Fired in Prometheus, not yet at any receiver: wait.
+    assert runner.awaited(expected, {"P2Major"}, set(), {"P1Critical"}) == {"P1Critical"}
+    # Still pending or firing now: it may yet be notified.
+    assert runner.awaited(expected, {"P2Major"}, {"P1Critical"}, set()) == {"P1Critical"}
+    # Never fired and not active (detection broken, or a fault that did not land): nothing to wait for.
+    assert runner.awaited(expected, {"P2Major"}, set(), set()) == set()
+    assert runner.awaited(expected, {"P2Major", "P1Critical"}, {"P1Critical"}, {"P1Critical"}) == set()

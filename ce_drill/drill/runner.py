@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
@@ -34,7 +34,7 @@ from ce_drill.plan.timing import DEFAULT_DRILL_TIME_SCALE
 from ce_drill.stack import Stack
 from ce_drill.stack.config import Ports, default_run_dir
 from ce_drill.stack.procs import ProcRef
-from ce_drill.stack.timeline import drill_phase, unresolved_notifications
+from ce_drill.stack.timeline import drill_phase, notified_firing
 from sim.playbook import bundled_path
 from sim.units import format_duration
 
@@ -96,6 +96,8 @@ def run_drill(
     try:
         interrupted = _run_chaos(command, env, console, line, started_chaos)
         ended = time.time()
+        if not interrupted:
+            _await_notifications(stack, plan, expect.alerts, started, console)
         return _finish(stack, plan, drill, expect, breaks, out, journal_path, started, ended, interrupted)
     except KeyboardInterrupt:
         # Stopped after the experiment ended, while the drill was being judged: its rollbacks
@@ -184,12 +186,11 @@ def _run_chaos(
 
 
 def _settle(stack: Stack, plan: DrillPlan, console: Console) -> None:
-    """Wait for a quiet stack: steady state holding, no alert firing or pending, every notification resolved.
+    """Wait for a quiet stack: steady state holding and no alert firing or pending.
 
     A fresh stack has no recorded rates for a window or so; a previous drill's
-    alerts take a window to resolve, and their resolution reaches the receivers
-    a group interval later.  Judging a drill on a stack still echoing the last
-    one would credit or blame it for someone else's fault.
+    alerts take a window to resolve.  Judging a drill on a stack still echoing
+    the last one would credit or blame it for someone else's fault.
     """
     from ce_drill.chaos.context import get_json, url
     from ce_drill.chaos.probes import service_healthy, verification_holds
@@ -204,10 +205,57 @@ def _settle(stack: Stack, plan: DrillPlan, console: Console) -> None:
                 alerts = [None]
             if (
                 not alerts
-                and not unresolved_notifications(stack.timeline())
                 and service_healthy(configuration=config)
                 and verification_holds(configuration=config)
             ):
+                return
+            time.sleep(1.0)
+
+
+def awaited(expected: Iterable[str], notified: set[str], active: set[str], fired: set[str]) -> set[str]:
+    """The drill's alerts whose notification may still come: pending or fired in Prometheus, not yet notified."""
+    return {name for name in expected if name not in notified and (name in active or name in fired)}
+
+
+def _await_notifications(
+    stack: Stack, plan: DrillPlan, alerts: Iterable[str], started: float, console: Console
+) -> None:
+    """After the experiment, wait for the notification of each of the drill's alerts that fired.
+
+    Prometheus re-sends a resolved alert for 15 minutes, so Alertmanager keeps
+    an earlier drill's aggregation group alive that long; an alert of the same
+    name joins it and is notified at its next flush, up to a group interval
+    after it fired, instead of a group wait.  The judge reads the firing time
+    off the notification: a drill whose rollback ended before that flush
+    would be judged as never fired.  Waited for at most a group interval and
+    a notification deadline; an alert that never fired is not waited for.
+    """
+    from ce_drill.chaos.context import get_json, url
+    from ce_drill.k8s.prom import Prometheus
+
+    config = {"ce_drill_run_dir": str(stack.run_dir)}
+    expected = tuple(alerts)
+    prometheus = Prometheus(url(config, "prometheus"))
+    step = plan.evaluation_interval_s
+    longest = max((a.notify_by_wall_s for n in expected if (a := plan.alert(n)) is not None), default=0.0)
+    deadline = time.time() + plan.timing.group_interval_ms / 1000 + longest
+    with console.status("waiting for the drill's alerts to reach their receivers…"):
+        while time.time() < deadline:
+            notified = notified_firing(stack.timeline().since(started))
+            try:
+                now = get_json(url(config, "prometheus") + "/api/v1/alerts")["data"]["alerts"]
+                active = {str(a["labels"]["alertname"]) for a in now}
+            except (OSError, ValueError, KeyError, TypeError):
+                active = set(expected)  # unanswered: assume the worst and keep waiting
+            fired = {
+                name
+                for name in expected
+                if name not in notified
+                and prometheus.held(
+                    f'ALERTS{{alertname="{name}",alertstate="firing"}}', started, time.time(), step
+                )
+            }
+            if not awaited(expected, notified, active, fired):
                 return
             time.sleep(1.0)
 

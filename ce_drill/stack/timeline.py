@@ -114,22 +114,15 @@ def drill_phase(events: Iterable[Event]) -> str:
     return phase
 
 
-def unresolved_notifications(events: Iterable[Event]) -> set[tuple[str, str]]:
-    """(receiver, alert) pairs whose latest notification said *firing*: Alertmanager still holds their group.
-
-    Every receiver is sent the resolution (``send_resolved``), but only at the
-    group's next flush, one group interval after its last notification.  Until
-    then the group lives on, and a new alert of the same name joins it and
-    waits for that flush instead of the group wait: a drill started then would
-    see its alert notified late through no fault of its own.
-    """
-    latest: dict[tuple[str, str], str] = {}
-    for event in events:
-        if event.kind != "notification":
-            continue
-        for alert in event.get("alerts") or ():
-            latest[str(event.get("receiver")), str(alert.get("alertname"))] = str(alert.get("status"))
-    return {pair for pair, status in latest.items() if status == "firing"}
+def notified_firing(events: Iterable[Event]) -> set[str]:
+    """Names of the alerts some receiver was notified of as firing."""
+    return {
+        str(alert.get("alertname"))
+        for event in events
+        if event.kind == "notification"
+        for alert in event.get("alerts") or ()
+        if alert.get("status", event.get("status")) == "firing"
+    }
 
 
 def read(path: Path) -> Timeline:
