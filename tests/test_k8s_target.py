@@ -298,6 +298,13 @@ def test_held_lists_each_evaluation_at_which_the_condition_held_once() -> None:
 
     assert Answering("http://prom").held("up == 0", 10.0, 13.0, 1.0) == (11.0, 12.0)
     assert Refusing("http://prom").held("up == 0", 10.0, 13.0, 1.0) == ()
+
+    class OnlyP1(Prometheus):
+        def query_range(self, expr: str, *_: Any) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+            assert 'alertstate="firing"' in expr
+            return [({}, [(11.0, 1.0)])] if 'alertname="P1Critical"' in expr else []
+
+    assert OnlyP1("http://prom").fired(["P1Critical", "P2Major"], 10.0, 13.0, 1.0) == {"P1Critical"}
     # Nothing listens on port 1: unreachable is evidence of nothing, not a traceback.
     assert Prometheus("http://127.0.0.1:1").held("up == 0", 10.0, 13.0, 1.0) == ()
 

@@ -115,11 +115,11 @@ def oom_crash_loop(
     until_firing: list[str] | None = None,
     configuration: Configuration = None,
 ) -> dict[str, Any]:
-    """Keep one pod in an OOM crash loop until ``until_firing`` alerts are notified, at most ``hold_s``.
+    """Keep one pod in an OOM crash loop until ``until_firing`` alerts have fired, at most ``hold_s``.
 
     The fault is its effect, not a number of kills: every time the pod is back it is
-    pushed over its memory limit again, until the manual's alerts have reached the
-    on-call receiver (or the plan's fault hold has passed) — however long a kill or a
+    pushed over its memory limit again, until the manual's alerts have fired in
+    Prometheus (or the plan's fault hold has passed) — however long a kill or a
     restart takes on this host.
     """
     hold = context.seconds(hold_s, "oom_crash_loop hold_s")
@@ -134,7 +134,7 @@ def oom_crash_loop(
 
     def seen() -> bool:
         names = until_firing or []
-        return bool(names) and _notified(configuration, names, started) == set(names)
+        return bool(names) and _fired(configuration, names, started) == set(names)
 
     while (time.time() - started < hold and not seen()) or not done:
         try:
@@ -195,23 +195,25 @@ def wait_for_steady_state(timeout_s: float | str = "", configuration: Configurat
 def wait_for_alerts(
     alerts: list[str], timeout_s: float | str = "", configuration: Configuration = None
 ) -> dict[str, Any]:
-    """Hold the fault until every alert in ``alerts`` has been notified, at most ``timeout_s``.
+    """Hold the fault until every alert in ``alerts`` has fired, at most ``timeout_s``.
 
-    The fault is held for its effect — until the manual's alerts have reached the on-call
-    receiver — not for a fixed time: a slow host holds it longer, a fast one ends it (and
-    the outage) sooner.  ``timeout_s`` is the plan's fault hold, by when every on-time
-    alert has been notified.
+    The fault is held for its effect — until the manual's alerts have seen it — not for a
+    fixed time: a slow host holds it longer, a fast one ends it (and the outage) sooner.
+    ``timeout_s`` is the plan's fault hold, by when every on-time alert has fired.  Firing,
+    not notification, ends the hold: Alertmanager may flush a notification up to a group
+    interval later (the runner waits for it before judging), and an outage held for
+    that flush would be charged to recovery.
     """
     wait_s = context.seconds(timeout_s, "wait_for_alerts timeout_s")
     started = time.time()
     since = _fault_started(configuration, started)
-    notified: set[str] = set()
+    fired: set[str] = set()
     while time.time() - started < wait_s:
-        notified = _notified(configuration, alerts, since)
-        if notified == set(alerts):
+        fired = _fired(configuration, alerts, since)
+        if fired == set(alerts):
             break
         time.sleep(0.5)
-    return {"notified": sorted(notified), "waited_s": round(time.time() - started, 3)}
+    return {"fired": sorted(fired), "waited_s": round(time.time() - started, 3)}
 
 
 def _fault_started(configuration: Configuration, default: float) -> float:
@@ -219,16 +221,12 @@ def _fault_started(configuration: Configuration, default: float) -> float:
     return faults[-1].ts if faults else default
 
 
-def _notified(configuration: Configuration, alerts: list[str], since: float) -> set[str]:
-    """Which of ``alerts`` the receiver has been notified of as firing since ``since``."""
-    events = stack(configuration).timeline().since(since).of("notification", status="firing")
-    names = {
-        str(a.get("alertname"))
-        for e in events
-        for a in e.get("alerts") or []
-        if a.get("status", "firing") == "firing"
-    }
-    return names & set(alerts)
+def _fired(configuration: Configuration, alerts: list[str], since: float) -> set[str]:
+    """Which of ``alerts`` Prometheus has had firing at some evaluation since ``since``."""
+    from ce_drill.k8s.prom import Prometheus
+
+    step = stack(configuration).plan().evaluation_interval_s
+    return Prometheus(url(configuration, "prometheus")).fired(alerts, since, time.time(), step)
 
 
 def pause(seconds: float | str) -> float:

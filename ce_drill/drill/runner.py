@@ -247,14 +247,7 @@ def _await_notifications(
                 active = {str(a["labels"]["alertname"]) for a in now}
             except (OSError, ValueError, KeyError, TypeError):
                 active = set(expected)  # unanswered: assume the worst and keep waiting
-            fired = {
-                name
-                for name in expected
-                if name not in notified
-                and prometheus.held(
-                    f'ALERTS{{alertname="{name}",alertstate="firing"}}', started, time.time(), step
-                )
-            }
+            fired = prometheus.fired([n for n in expected if n not in notified], started, time.time(), step)
             if not awaited(expected, notified, active, fired):
                 return
             time.sleep(1.0)

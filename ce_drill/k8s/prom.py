@@ -16,6 +16,7 @@ import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterable
 from typing import Any
 
 from ce_drill.k8s.redact import ENV_TOKEN
@@ -83,6 +84,14 @@ class Prometheus:
         except PrometheusError:
             return ()
         return tuple(sorted({t for _, values in series for t, _ in values}))
+
+    def fired(self, names: Iterable[str], start: float, end: float, step_s: float) -> set[str]:
+        """Which of the alerts ``names`` were firing at some evaluation in [start, end] (Prometheus's ``ALERTS``)."""
+        return {
+            name
+            for name in names
+            if self.held(f'ALERTS{{alertname="{name}",alertstate="firing"}}', start, end, step_s)
+        }
 
     def alerts(self) -> list[dict[str, Any]]:
         """Alerts Prometheus has pending or firing now."""
