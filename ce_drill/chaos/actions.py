@@ -13,6 +13,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ce_drill.chaos import context
@@ -131,10 +132,11 @@ def oom_crash_loop(
     started = since = time.time()
     log(configuration, "fault_injected", fault="oom", slot=slot, hold_s=hold)
     done: list[dict[str, Any]] = []
+    fired_since = _alerts_fired(configuration)
 
     def seen() -> bool:
         names = until_firing or []
-        return bool(names) and _fired(configuration, names, started) == set(names)
+        return bool(names) and fired_since(names, started) == set(names)
 
     while (time.time() - started < hold and not seen()) or not done:
         try:
@@ -207,9 +209,10 @@ def wait_for_alerts(
     wait_s = context.seconds(timeout_s, "wait_for_alerts timeout_s")
     started = time.time()
     since = _fault_started(configuration, started)
+    fired_since = _alerts_fired(configuration)
     fired: set[str] = set()
     while time.time() - started < wait_s:
-        fired = _fired(configuration, alerts, since)
+        fired = fired_since(alerts, since)
         if fired == set(alerts):
             break
         time.sleep(0.5)
@@ -221,12 +224,16 @@ def _fault_started(configuration: Configuration, default: float) -> float:
     return faults[-1].ts if faults else default
 
 
-def _fired(configuration: Configuration, alerts: list[str], since: float) -> set[str]:
-    """Which of ``alerts`` Prometheus has had firing at some evaluation since ``since``."""
+def _alerts_fired(configuration: Configuration) -> Callable[[list[str], float], set[str]]:
+    """Which of some alerts Prometheus has had firing at an evaluation since a moment.
+
+    The stack's Prometheus and evaluation interval are read once, not on every poll.
+    """
     from ce_drill.k8s.prom import Prometheus
 
-    step = stack(configuration).plan().evaluation_interval_s
-    return Prometheus(url(configuration, "prometheus")).fired(alerts, since, time.time(), step)
+    prometheus = Prometheus(url(configuration, "prometheus"))
+    step = context.plan(configuration).evaluation_interval_s
+    return lambda alerts, since: prometheus.fired(alerts, since, time.time(), step)
 
 
 def pause(seconds: float | str) -> float:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from rich.console import Console
 from rich.live import Live
@@ -29,6 +30,7 @@ from ce_drill.drill import claim, scenarios
 from ce_drill.drill.evidence import Journal, gather
 from ce_drill.drill.judge import Expectation, judge
 from ce_drill.drill.scorecard import Scorecard, junit_xml
+from ce_drill.k8s.prom import Prometheus, PrometheusError
 from ce_drill.plan import DrillPlan
 from ce_drill.plan.timing import DEFAULT_DRILL_TIME_SCALE
 from ce_drill.stack import Stack
@@ -192,16 +194,16 @@ def _settle(stack: Stack, plan: DrillPlan, console: Console) -> None:
     alerts take a window to resolve.  Judging a drill on a stack still echoing
     the last one would credit or blame it for someone else's fault.
     """
-    from ce_drill.chaos.context import get_json, url
     from ce_drill.chaos.probes import service_healthy, verification_holds
 
     config = {"ce_drill_run_dir": str(stack.run_dir)}
+    prometheus = _prometheus(stack)
     deadline = time.time() + SETTLE_WINDOWS * plan.range_window_wall_s
     with console.status("waiting for a quiet stack before injecting anything…"):
         while time.time() < deadline:
             try:
-                alerts = get_json(url(config, "prometheus") + "/api/v1/alerts")["data"]["alerts"]
-            except (OSError, ValueError, KeyError):
+                alerts: list[Any] = prometheus.alerts()
+            except (PrometheusError, KeyError):
                 alerts = [None]
             if (
                 not alerts
@@ -210,6 +212,12 @@ def _settle(stack: Stack, plan: DrillPlan, console: Console) -> None:
             ):
                 return
             time.sleep(1.0)
+
+
+def _prometheus(stack: Stack) -> Prometheus:
+    from ce_drill.chaos.context import url
+
+    return Prometheus(url({"ce_drill_run_dir": str(stack.run_dir)}, "prometheus"))
 
 
 def awaited(expected: Iterable[str], notified: set[str], active: set[str], fired: set[str]) -> set[str]:
@@ -230,12 +238,8 @@ def _await_notifications(
     would be judged as never fired.  Waited for at most a group interval and
     a notification deadline; an alert that never fired is not waited for.
     """
-    from ce_drill.chaos.context import get_json, url
-    from ce_drill.k8s.prom import Prometheus
-
-    config = {"ce_drill_run_dir": str(stack.run_dir)}
     expected = tuple(alerts)
-    prometheus = Prometheus(url(config, "prometheus"))
+    prometheus = _prometheus(stack)
     step = plan.evaluation_interval_s
     longest = max((a.notify_by_wall_s for n in expected if (a := plan.alert(n)) is not None), default=0.0)
     deadline = time.time() + plan.timing.group_interval_ms / 1000 + longest
@@ -243,9 +247,8 @@ def _await_notifications(
         while time.time() < deadline:
             notified = notified_firing(stack.timeline().since(started))
             try:
-                now = get_json(url(config, "prometheus") + "/api/v1/alerts")["data"]["alerts"]
-                active = {str(a["labels"]["alertname"]) for a in now}
-            except (OSError, ValueError, KeyError, TypeError):
+                active = {str(a["labels"]["alertname"]) for a in prometheus.alerts()}
+            except (PrometheusError, KeyError, TypeError):
                 active = set(expected)  # unanswered: assume the worst and keep waiting
             fired = prometheus.fired([n for n in expected if n not in notified], started, time.time(), step)
             if not awaited(expected, notified, active, fired):
