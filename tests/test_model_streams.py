@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.model.streams import BLOCK, Exponentials, Seeds, Uniforms, _agrees_with_numpy
+from sim.model.streams import BLOCK, SHARES, Exponentials, Seeds, Uniforms, _agrees_with_numpy, shared_streams
 
 
 def _by_the_book(root: np.random.SeedSequence, key: Sequence[int]) -> np.random.Generator:
@@ -74,6 +74,32 @@ def test_uniforms_in_blocks_are_the_single_draws() -> None:
     assert [stream.random() for _ in range(2 * BLOCK + 3)] == [
         reference.random() for _ in range(2 * BLOCK + 3)
     ]
+
+
+@pytest.mark.parametrize("root", ROOTS[:5], ids=ROOT_IDS[:5])
+def test_an_incidents_sources_share_one_block_then_carry_on_with_their_own(
+    root: np.random.SeedSequence,
+) -> None:
+    streams = shared_streams(Seeds(root), 1, 3, 5)
+    block = _by_the_book(root, (1, 3, 5)).random(sum(SHARES)).tolist()
+    assert len(streams) == len(SHARES)
+    at = 0
+    for source, (stream, share) in enumerate(zip(streams, SHARES, strict=True)):
+        # Past the share, into the source's own generator and past its first block.
+        own = _by_the_book(root, (1, 3, 5, source)).random(BLOCK + 3).tolist()
+        assert [stream.random() for _ in range(share + BLOCK + 3)] == block[at : at + share] + own, source
+        at += share
+
+
+def test_a_source_drawing_more_leaves_the_others_as_they_were() -> None:
+    # The common random numbers a what-if relies on: flow draws past its share, content and comms do not move.
+    root = np.random.SeedSequence(9)
+    quiet = shared_streams(Seeds(root), 1, 0, 2)
+    busy = shared_streams(Seeds(root), 1, 0, 2)
+    for _ in range(3 * SHARES[1]):
+        busy[1].random()
+    for source in (0, 2):
+        assert [busy[source].random() for _ in range(40)] == [quiet[source].random() for _ in range(40)]
 
 
 def test_exponentials_in_blocks_are_the_single_draws() -> None:

@@ -70,7 +70,8 @@ class Clock:
         return midnight + _clock(self.hours.close)
 
 
-def month_bounds(start: dt.datetime, horizon_s: float) -> list[tuple[str, float, float]]:
+@functools.lru_cache(maxsize=64)  # every run of a forecast asks it of the same period
+def month_bounds(start: dt.datetime, horizon_s: float) -> tuple[tuple[str, float, float], ...]:
     """Calendar months (``YYYY-MM``) overlapping [0, horizon), as sim-time [from, to) clipped to the run."""
     out = []
     first = start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
@@ -82,4 +83,4 @@ def month_bounds(start: dt.datetime, horizon_s: float) -> list[tuple[str, float,
         if hi > lo:
             out.append((cursor.strftime("%Y-%m"), lo, hi))
         cursor = following
-    return out
+    return tuple(out)

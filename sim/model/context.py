@@ -13,7 +13,7 @@ from sim.dists import Dist
 from sim.model.calendar import Clock
 from sim.model.responders import Team, make_team
 from sim.model.state import IncidentState
-from sim.model.streams import Seeds, Uniforms
+from sim.model.streams import Seeds, Uniforms, shared_streams
 from sim.playbook import Playbook, ResponseFlow, Severity
 from sim.world import World
 
@@ -61,6 +61,14 @@ class Context:
         as they were (common random numbers).
         """
         return Uniforms(self.seeds, *key)
+
+    def incident_streams(self, *key: int) -> tuple[Uniforms, ...]:
+        """An incident's content, flow and communication streams, opened from one generator keyed ``key``.
+
+        Each source keeps its own numbers whatever the others draw, as with
+        :meth:`stream` (see :func:`sim.model.streams.shared_streams`).
+        """
+        return shared_streams(self.seeds, *key)
 
     def quantile(self, dist: Dist) -> Quantile:
         """``dist``'s quantile function (sample it with ``quantile(stream.random())``)."""

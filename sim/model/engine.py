@@ -24,9 +24,8 @@ from sim.playbook import Playbook
 from sim.world import FailureMode, World
 
 YEAR_S = 365.25 * 86400.0
-# Stream keys: (kind, mode index[, incident number, source]).
+# Stream keys: (kind, mode index[, incident number]); an incident's sources are content, flow, comms.
 _ARRIVALS, _INCIDENT = 0, 1
-_CONTENT, _FLOW, _COMMS = 0, 1, 2
 
 
 class ModelError(ValueError):
@@ -71,7 +70,8 @@ def simulate(
     for index in range(len(world.failure_modes)):
         env.process(_arrivals(ctx, index))
     env.run(until=horizon)
-    records = tuple(inc.record(playbook, horizon) for inc in ctx.incidents)
+    rto_rpo: dict[tuple[Any, ...], tuple[float, float]] = {}
+    records = tuple(inc.record(playbook, horizon, rto_rpo) for inc in ctx.incidents)
     targets = {s.id: s.availability for s in playbook.services}
     label: int | str = seed if isinstance(seed, int) else f"{root.entropy}/{list(root.spawn_key)}"
     return SimResult(
@@ -103,7 +103,7 @@ def _arrivals(ctx: Context, index: int) -> Generator[Any, Any, None]:
 
 
 def _new_incident(ctx: Context, index: int, mode: FailureMode, number: int) -> IncidentState:
-    content = ctx.stream(_INCIDENT, index, number, _CONTENT)
+    content, flow, comms = ctx.incident_streams(_INCIDENT, index, number)
     weights = [v.weight for v in mode.variants]
     u = content.random() * sum(weights)
     variant = mode.variants[-1]
@@ -125,8 +125,8 @@ def _new_incident(ctx: Context, index: int, mode: FailureMode, number: int) -> I
         started_s=env.now,
         trajectories=trajectories,
         content=content,
-        flow=ctx.stream(_INCIDENT, index, number, _FLOW),
-        comms=ctx.stream(_INCIDENT, index, number, _COMMS),
+        flow=flow,
+        comms=comms,
         detected=env.event(),
         restored=env.event(),
         resolved=env.event(),

@@ -1,4 +1,4 @@
-"""The life of one incident, as SimPy processes: signals, detection, paging, the response flow.
+"""The life of one incident, as SimPy processes and timeout callbacks: signals, detection, paging, the response flow.
 
 An incident starts, its metrics move, and several things race to notice it:
 each alert rule (Prometheus semantics, from :mod:`sim.model.signals`), users
@@ -21,7 +21,7 @@ import simpy
 
 from sim.compare import severity_rank
 from sim.model.context import IC_BACKUP, IC_PRIMARY, Context
-from sim.model.responders import Claim, page
+from sim.model.responders import Claim, Page
 from sim.model.signals import AlertTiming, alert_timing, next_grid
 from sim.model.state import IncidentState
 
@@ -153,7 +153,7 @@ def _stage(ctx: Context, inc: IncidentState, name: str) -> Proc:
 def _respond(ctx: Context, inc: IncidentState) -> Proc:
     env = ctx.env
     claim = yield from _acknowledge(ctx, inc)
-    env.process(_comms(ctx, inc))
+    _comms(ctx, inc)
     assert inc.severity is not None
     flow = ctx.flow_for(inc.severity)
     if flow is not None and flow.stability_watch_s is not None:
@@ -189,26 +189,37 @@ def _acknowledge(ctx: Context, inc: IncidentState) -> Generator[Any, Any, Claim]
     backup = ctx.teams.get(IC_BACKUP)
     if severity.escalation.mode == "page_all_key_personnel":
         inc.log(env.now, "paged all key personnel")
-        env.process(page(env, ctx.teams[IC_PRIMARY], priority, inc.id, all_hands_delays[0], won))
+        Page(env, ctx.teams[IC_PRIMARY], priority, inc.id, all_hands_delays[0], won)
         if backup is not None:
-            env.process(page(env, backup, priority, inc.id, all_hands_delays[1], won))
+            Page(env, backup, priority, inc.id, all_hands_delays[1], won)
     else:
         inc.log(env.now, "paged primary commander")
-        env.process(page(env, ctx.teams[IC_PRIMARY], priority, inc.id, primary_delay, won))
+        Page(env, ctx.teams[IC_PRIMARY], priority, inc.id, primary_delay, won)
         window = ctx.response_window_s(inc.severity)
-        if window is not None:
+        if window is not None and backup is not None:
+            escalate = partial(
+                _escalate, ctx, inc, partial(Page, env, backup, priority, inc.id, all_hands_delays[1]), won
+            )
             deadline = inc.detected_s + window
             if deadline > env.now:
-                yield won | env.timeout(deadline - env.now)
-            if not won.triggered and backup is not None:
-                inc.escalations += 1
-                inc.log(env.now, "acknowledgement missed: paged backup commander and key personnel")
-                env.process(page(env, backup, priority, inc.id, all_hands_delays[1], won))
+                _after(ctx, deadline - env.now, escalate)
+            else:
+                escalate(None)
     claim: Claim = yield won
     inc.acknowledged_s, inc.acknowledged_by = env.now, claim.person
     inc.log(env.now, f"acknowledged by {claim.person}")
     inc.response_met = _response_met(ctx, inc)
     return claim
+
+
+def _escalate(
+    ctx: Context, inc: IncidentState, page_backup: Callable[[simpy.Event], Page], won: simpy.Event, _at: Any
+) -> None:
+    """The response window has passed: unless someone acknowledged, page the backup commander too."""
+    if not won.triggered:
+        inc.escalations += 1
+        inc.log(ctx.env.now, "acknowledgement missed: paged backup commander and key personnel")
+        page_backup(won)
 
 
 def _response_met(ctx: Context, inc: IncidentState) -> bool:
@@ -312,52 +323,78 @@ def _p2_p3_flow(ctx: Context, inc: IncidentState) -> Proc:
     yield from _stage(ctx, inc, "document")
 
 
-def _comms(ctx: Context, inc: IncidentState) -> Proc:
-    """Status updates at the severity's cadence until resolved, and the user e-mail where due."""
-    env, pb = ctx.env, ctx.playbook
+def _comms(ctx: Context, inc: IncidentState) -> None:
+    """Status updates at the severity's cadence until resolved, and the user e-mail where due.
+
+    Each update is a timeout whose callback schedules the next: a chain of
+    callbacks, not a process, since nothing else waits on it and an incident
+    can run dozens of updates.
+    """
     assert inc.severity is not None
     assert inc.detected_s is not None
-    cadence = pb.cadence_s(inc.severity)
-    env.process(_user_email(ctx, inc))
-    if cadence is None:
-        return
-    factor = ctx.stages["status_update_gap_factor"]
-    last, worst = inc.detected_s, 0.0
-    while True:
+    cadence = ctx.playbook.cadence_s(inc.severity)
+    # The first gap is drawn before the e-mail's delay: the comms stream's order of draws.
+    if cadence is not None:
+        _StatusUpdates(ctx, inc, cadence).next_from(inc.detected_s)
+    _user_email(ctx, inc)
+
+
+class _StatusUpdates:
+    """One incident's status updates: each due a gap of cadence x factor after the last."""
+
+    __slots__ = ("cadence", "ctx", "factor", "inc", "last", "worst")
+
+    def __init__(self, ctx: Context, inc: IncidentState, cadence: float) -> None:
+        self.ctx, self.inc, self.cadence = ctx, inc, cadence
+        self.factor = ctx.stages["status_update_gap_factor"]
+        self.last, self.worst = 0.0, 0.0
+
+    def next_from(self, last: float) -> None:
+        self.last = last
         # At least a second apart, so a degenerate factor cannot stall the clock.
-        due = last + max(cadence * factor(inc.comms.random()), 1.0)
-        if due > env.now:
+        due = last + max(self.cadence * self.factor(self.inc.comms.random()), 1.0)
+        now = self.ctx.env.now
+        if due > now:
             # A plain timeout, checked on waking, is much cheaper than racing the resolution.
-            yield env.timeout(due - env.now)
+            self.ctx.env.timeout(due - now).callbacks.append(self._due)
+        else:
+            self._due(None)
+
+    def _due(self, _at: simpy.Event | None) -> None:
+        inc, now = self.inc, self.ctx.env.now
         if inc.resolved_s is not None:
-            worst = max(worst, inc.resolved_s - last)
-            break
+            inc.max_update_gap_s = max(self.worst, inc.resolved_s - self.last)
+            inc.comms_met = inc.max_update_gap_s <= self.cadence
+            return
         inc.status_updates += 1
-        inc.log(env.now, "status update")
-        worst = max(worst, env.now - last)
-        last = env.now
-    inc.max_update_gap_s = worst
-    inc.comms_met = worst <= cadence
+        inc.log(now, "status update")
+        self.worst = max(self.worst, now - self.last)
+        self.next_from(now)
 
 
-def _user_email(ctx: Context, inc: IncidentState) -> Proc:
-    env = ctx.env
+def _user_email(ctx: Context, inc: IncidentState) -> None:
+    """E-mail the users when the playbook's rule for the severity says so: at once, or once the impact lasts."""
     assert inc.severity is not None
     delay = ctx.stages["user_email_delay"](inc.comms.random())
-    for rule in ctx.playbook.communication.user_email:
-        if rule.severity != inc.severity:
-            continue
-        if rule.when == "immediately":
-            yield env.timeout(delay)
-        elif rule.when == "impact_exceeds" and rule.impact_over_s is not None:
-            wait = inc.started_s + rule.impact_over_s - env.now
-            if wait > 0:
-                yield env.timeout(wait) | inc.restored
-            if inc.restored.triggered:
-                return
-            yield env.timeout(delay)
-        else:
-            return
-        inc.user_email_s = env.now
-        inc.log(env.now, "users e-mailed")
+    rule = next((r for r in ctx.playbook.communication.user_email if r.severity == inc.severity), None)
+    if rule is None:
         return
+    if rule.when == "immediately":
+        _after(ctx, delay, partial(_email_sent, ctx, inc))
+    elif rule.when == "impact_exceeds" and rule.impact_over_s is not None:
+        wait = inc.started_s + rule.impact_over_s - ctx.env.now
+        if wait > 0:
+            # Checked when the impact threshold passes: an incident restored before then needs no e-mail.
+            _after(ctx, wait, partial(_email_due, ctx, inc, delay))
+        else:
+            _email_due(ctx, inc, delay, None)
+
+
+def _email_due(ctx: Context, inc: IncidentState, delay: float, _at: simpy.Event | None) -> None:
+    if not inc.restored.triggered:
+        _after(ctx, delay, partial(_email_sent, ctx, inc))
+
+
+def _email_sent(ctx: Context, inc: IncidentState, _at: simpy.Event) -> None:
+    inc.user_email_s = ctx.env.now
+    inc.log(ctx.env.now, "users e-mailed")

@@ -146,10 +146,13 @@ def service_months(
         end = r.mitigated_s if r.mitigated_s is not None else horizon_s
         for service in r.services:
             intervals.setdefault(service, []).append((r.started_s, min(end, horizon_s)))
-    out = []
+    out: list[ServiceMonth] = []
     months = month_bounds(start, horizon_s)
     for service, target in targets.items():
         merged = _merge(sorted(intervals.get(service, [])))
+        if not merged:  # most services, most runs: a month of no downtime needs no search
+            out.extend(ServiceMonth(service, name, hi - lo, 0.0, target) for name, lo, hi in months)
+            continue
         starts, ends = [a for a, _ in merged], [b for _, b in merged]
         for name, lo, hi in months:
             # Only the outages overlapping the month add to it (the others would add exact zeros);

@@ -77,26 +77,53 @@ class Team:
         return self.claim(request, incident)
 
 
-def page(  # noqa: PLR0917 - a SimPy process, started with positional arguments
-    env: simpy.Environment,
-    team: Team,
-    priority: int,
-    incident: int,
-    ack_delay_s: float,
-    won: simpy.Event,
-) -> Generator[Any, Any, None]:
-    """Page one team: once someone is free they take ``ack_delay_s`` to acknowledge; first ack wins."""
-    request = team.request(priority)
-    result = yield request | won
-    if request not in result or won.triggered:
-        team.withdraw(request)
-        return
-    claim = team.claim(request, incident)
-    yield env.timeout(ack_delay_s)
-    if won.triggered:
-        team.release(claim)
-        return
-    won.succeed(claim)
+class Page:
+    """Page one team: once someone is free they take ``ack_delay_s`` to acknowledge; the first ack wins.
+
+    Callbacks on the team's request and on ``won`` rather than a process
+    racing the two: a page is set up for every incident and most lose or
+    win without anything else waiting on them.
+    """
+
+    __slots__ = ("ack_delay_s", "done", "env", "incident", "request", "team", "won")
+
+    def __init__(  # noqa: PLR0917 - the page's whole description
+        self,
+        env: simpy.Environment,
+        team: Team,
+        priority: int,
+        incident: int,
+        ack_delay_s: float,
+        won: simpy.Event,
+    ) -> None:
+        self.env, self.team, self.incident, self.ack_delay_s, self.won = env, team, incident, ack_delay_s, won
+        self.done = False
+        """Stood down, or someone of the team took the incident: nothing left to do on either event."""
+        self.request = team.request(priority)
+        self.request.callbacks.append(self._granted)
+        won.callbacks.append(self._lost)
+
+    def _lost(self, _won: simpy.Event) -> None:
+        # Another page won while this one still waited (or was granted but not yet taken up).
+        if not self.done:
+            self.done = True
+            self.team.withdraw(self.request)
+
+    def _granted(self, _request: simpy.Event) -> None:
+        if self.done:
+            return
+        self.done = True
+        if self.won.triggered:
+            self.team.withdraw(self.request)
+            return
+        claim = self.team.claim(self.request, self.incident)
+        self.env.timeout(self.ack_delay_s).callbacks.append(lambda _at: self._acknowledged(claim))
+
+    def _acknowledged(self, claim: Claim) -> None:
+        if self.won.triggered:
+            self.team.release(claim)
+        else:
+            self.won.succeed(claim)
 
 
 def make_team(env: simpy.Environment, name: str, size: int) -> Team:

@@ -81,15 +81,29 @@ class IncidentState:
         self.log(now, f"service restored by {by}")
         self.restored.succeed()
 
-    def record(self, playbook: Playbook, horizon_s: float) -> IncidentRecord:
+    def record(
+        self,
+        playbook: Playbook,
+        horizon_s: float,
+        targets: dict[tuple[Any, ...], tuple[float, float]] | None = None,
+    ) -> IncidentRecord:
+        """The finished record; ``targets`` caches the (RTO, RPO) pairs of a run's many alike incidents."""
         severity = self.severity
         rto_met: bool | None = None
         rpo_met: bool | None = None
         if severity is not None:
-            # The stricter of the severity's targets and the services': every service the
-            # incident hits for the RTO, the one whose writes it lost for the RPO.
-            rto = incident_targets(playbook, severity, self.mode.services).rto.seconds
-            _, rpo = effective_targets(playbook, severity, self.data_service)
+            key = (severity, self.mode.services, self.data_service)
+            found = None if targets is None else targets.get(key)
+            if found is None:
+                # The stricter of the severity's targets and the services': every service the
+                # incident hits for the RTO, the one whose writes it lost for the RPO.
+                found = (
+                    incident_targets(playbook, severity, self.mode.services).rto.seconds,
+                    effective_targets(playbook, severity, self.data_service)[1],
+                )
+                if targets is not None:
+                    targets[key] = found
+            rto, rpo = found
             if self.mitigated_s is not None:
                 rto_met = self.mitigated_s - self.started_s <= rto
             elif horizon_s - self.started_s > rto:

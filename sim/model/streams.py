@@ -5,8 +5,8 @@ flow and communication — draws from its own PCG64 seeded by
 ``SeedSequence(entropy, spawn_key=(*root.spawn_key, *key))``, so a what-if
 that changes one source leaves every other source's numbers as they were.
 
-Done by the book, two costs would outweigh the rest of an incident's
-bookkeeping; both are avoided here without changing a single number:
+Done by the book, three costs would outweigh the rest of an incident's
+bookkeeping; all are avoided here:
 
 - Each SeedSequence costs ~15 µs to build and ~10 µs to hash into PCG64's
   seed, and a simulated year needs ~90 of them.  SeedSequence hashes its
@@ -14,11 +14,17 @@ bookkeeping; both are avoided here without changing a single number:
   keys of one run share all but their last steps.  :class:`Seeds` runs the
   same hash (O'Neill's ``seed_seq``, as numpy implements it) on plain ints,
   once per shared prefix.  It is checked against numpy once per process;
-  should they ever disagree, numpy does all the work.
+  should they ever disagree, numpy does all the work.  Same numbers as numpy.
 - A numpy scalar draw costs about as much as a SimPy event.
   :class:`Uniforms` and :class:`Exponentials` draw a block at a time and hand
   the numbers out one by one: numpy's block draws give the same numbers in
-  the same order as its scalar draws.
+  the same order as its scalar draws.  Same numbers as numpy.
+- Even so, a generator per source is three per incident, and making one
+  (~7 µs) costs more than the draws it serves.  :func:`shared_streams` makes
+  one generator per incident and hands each source a fixed share of its first
+  block (:data:`SHARES`); a source that needs more carries on with its own
+  keyed generator.  A share is fixed, so a source drawing more or fewer
+  numbers still leaves the others' numbers as they were.
 """
 
 from __future__ import annotations
@@ -37,9 +43,12 @@ _INIT_A, _MULT_A = 0x43B0_D7E5, 0x931E_8875
 _INIT_B, _MULT_B = 0x8B51_F9DD, 0x58F3_8DED
 _MIX_L, _MIX_R = 0xCA01_F9DD, 0x4973_F715
 
-# An incident's streams draw about a dozen numbers each (a year of the default world: medians
-# 7, 12 and 7, nine in ten under 18): one block of this size is one numpy call for most.
+# A keyed stream draws this many numbers per numpy call.
 BLOCK = 16
+# An incident's sources (content, flow, communication) and the numbers each is given from the
+# incident's shared block.  Over 200 years of the default world they drew at most 11; median
+# 12, 99th percentile 24; median 7, 99th percentile 18: nearly every incident needs one generator.
+SHARES = (16, 32, 32)
 
 _State = tuple[int, int, int, int, int]
 """SeedSequence part-way through its entropy: the four pool words and the running hash constant."""
@@ -210,14 +219,19 @@ def _agrees_with_numpy() -> bool:
 
 
 class Uniforms:
-    """One stream's uniform draws in [0, 1), in order; the generator is made at the first draw."""
+    """One stream's uniform draws in [0, 1), in order.
+
+    The stream opens with the numbers it was handed (``first``, its share of
+    a shared block), if any, then draws from its own keyed generator, made at
+    its first draw.
+    """
 
     __slots__ = ("_key", "_left", "_rng", "_seeds")
 
-    def __init__(self, seeds: Seeds, *key: int) -> None:
+    def __init__(self, seeds: Seeds, *key: int, first: Sequence[float] = ()) -> None:
         self._seeds, self._key = seeds, key
         self._rng: np.random.Generator | None = None
-        self._left: list[float] = []
+        self._left: list[float] = list(reversed(first))
 
     def random(self) -> float:
         if not self._left:
@@ -226,6 +240,20 @@ class Uniforms:
             self._left = self._rng.random(BLOCK).tolist()
             self._left.reverse()
         return self._left.pop()
+
+
+def shared_streams(seeds: Seeds, *key: int) -> tuple[Uniforms, ...]:
+    """One stream per entry of :data:`SHARES`, all opening from one generator keyed ``key``.
+
+    Source ``i`` first gets its share of that generator's first block, then
+    carries on with the generator keyed ``(*key, i)``.
+    """
+    block = seeds.generator(*key).random(sum(SHARES)).tolist()
+    streams, at = [], 0
+    for source, share in enumerate(SHARES):
+        streams.append(Uniforms(seeds, *key, source, first=block[at : at + share]))
+        at += share
+    return tuple(streams)
 
 
 class Exponentials:
