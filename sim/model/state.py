@@ -20,7 +20,7 @@ from sim.targets import effective_targets, incident_targets
 from sim.world import FailureMode, Variant
 
 
-@dataclass
+@dataclass(slots=True)  # read and written on every step of an incident
 class IncidentState:
     id: int
     mode: FailureMode
