@@ -1,6 +1,6 @@
 """Benchmark: one simulated year of the default world, against bare SimPy in the same run.
 
-The goal is a cost per event of no more than twice that of bare SimPy.  Per
+The goal is a cost per event of no more than twice that of bare SimPy (see the floor below).  Per
 event means the time of the whole ``simulate`` call (set-up and results
 included) divided by the events SimPy scheduled.  The baseline is the floor
 any SimPy model stands on: one process doing nothing but ``yield
@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import numpy as np
@@ -50,6 +50,29 @@ def bare_simpy(events: int, seed: int) -> float:
     elapsed = time.perf_counter() - start
     assert next(env._eid) == events
     return elapsed
+
+
+def stage_floor(events: int, seed: int, quantile: Callable[[float], float]) -> float:
+    """Seconds for the bare loop doing the least a model's stochastic stage does per event.
+
+    One uniform from a block, the world's stage quantile on it, one trace
+    entry, then the timeout: what any model that samples a duration and keeps
+    a trace pays per event on top of SimPy.
+    """
+    uniforms = np.random.default_rng(seed).random(events - 2).tolist()
+    start = time.perf_counter()
+    env = simpy.Environment()
+    trace: list[tuple[float, str]] = []
+
+    def loop() -> Generator[Any, Any, None]:
+        while uniforms:
+            delay = quantile(uniforms.pop())
+            trace.append((env.now, "stage"))
+            yield env.timeout(delay)
+
+    env.process(loop())
+    env.run()
+    return time.perf_counter() - start
 
 
 def mm3(jobs: int, seed: int, lam: float = 2.4, mu: float = 1.0) -> tuple[int, float]:
@@ -91,18 +114,22 @@ def main() -> None:
     model_s: dict[int, list[float]] = {seed: [] for seed in seeds}
     bare_s: dict[int, list[float]] = {seed: [] for seed in seeds}
     mm3_us: dict[int, list[float]] = {seed: [] for seed in seeds}
+    floor_s: dict[int, list[float]] = {seed: [] for seed in seeds}
+    stage = world.stages.diagnose.quantile_function()
     events, incidents = {}, {}
     for _ in range(args.rounds):
         for seed in seeds:
             events[seed], seconds, incidents[seed] = model_year(playbook, world, seed)
             model_s[seed].append(seconds)
             bare_s[seed].append(bare_simpy(events[seed], seed))
+            floor_s[seed].append(stage_floor(events[seed], seed, stage))
             mm3_events, mm3_seconds = mm3(MMC_JOBS, seed)
             mm3_us[seed].append(1e6 * mm3_seconds / mm3_events)
     # A seed's fastest round is its cost with the least interference from the rest of the machine.
     total = sum(events.values())
     model = 1e6 * sum(min(t) for t in model_s.values()) / total
     bare = 1e6 * sum(min(t) for t in bare_s.values()) / total
+    floor = 1e6 * sum(min(t) for t in floor_s.values()) / total
     former = statistics.median(min(t) for t in mm3_us.values())
     paired = statistics.median(
         m / b for seed in seeds for m, b in zip(model_s[seed], bare_s[seed], strict=True)
@@ -117,6 +144,10 @@ def main() -> None:
     print(
         f"cost per event, model / bare SimPy: {model / bare:.2f}x best of rounds, {paired:.2f}x median of pairs"
         f"  (goal <= {GOAL:g}x: {'met' if model / bare <= GOAL else 'MISSED'})"
+    )
+    print(
+        f"floor of a stochastic stage (bare SimPy + a uniform, a lognormal quantile, a trace entry), same run: "
+        f"{floor:.2f} µs per event, {floor / bare:.2f}x bare SimPy"
     )
     print(
         f"former baseline, M/M/3 with numpy scalar draws, same run: {former:.2f} µs per event; "
