@@ -1,6 +1,6 @@
 """Benchmark: one simulated year of the default world, against bare SimPy in the same run.
 
-The goal is a cost per event of no more than twice that of bare SimPy (see the floor below).  Per
+The goal is a cost per event of no more than twice that of bare SimPy.  Per
 event means the time of the whole ``simulate`` call (set-up and results
 included) divided by the events SimPy scheduled.  The baseline is the floor
 any SimPy model stands on: one process doing nothing but ``yield
@@ -10,6 +10,11 @@ paired with, its delays drawn before the clock starts.
 An M/M/3 queue was the baseline before; it is still printed, for comparison
 with earlier figures, but it is no floor: a numpy scalar draw per event and
 the Resource machinery make it cost about three times a bare event.
+
+Beside them it times the floor of a stochastic stage: the bare loop plus
+the least work a stage that samples its duration does per event (a uniform
+from a block, the world's diagnose quantile, a trace entry).  How far the
+model sits above that floor is what its own bookkeeping costs.
 
 These machines are noisy, so each model run is timed beside its baselines,
 several rounds over the same seeds, and the figures are the best time per
