@@ -20,11 +20,11 @@ from ce_drill.k8s import permissions
 from ce_drill.k8s.config import DrillConfig, dsn_secrets, image_tag, load
 from ce_drill.k8s.evidence import notifications
 from ce_drill.k8s.kube import KubeTarget, Resolved, TargetRefused
-from ce_drill.k8s.prom import Prometheus, PrometheusError
 from ce_drill.k8s.redact import MASK, Redactor
 from ce_drill.k8s.rollout import Workload, rollout_done
 from ce_drill.k8s.runner import load_drill
 from ce_drill.plan import DrillPlan
+from ce_drill.prom import Prometheus, PrometheusError
 from ce_drill.rules.generate import PROMETHEUS_RULE_FILE, build
 from sim.errors import InputError
 from sim.playbook import Playbook

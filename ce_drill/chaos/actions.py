@@ -229,7 +229,7 @@ def _alerts_fired(configuration: Configuration) -> Callable[[list[str], float], 
 
     The stack's Prometheus and evaluation interval are read once, not on every poll.
     """
-    from ce_drill.k8s.prom import Prometheus
+    from ce_drill.prom import Prometheus
 
     prometheus = Prometheus(url(configuration, "prometheus"))
     step = context.plan(configuration).evaluation_interval_s

@@ -8,9 +8,6 @@ the plan of the stack it acts on, never from a playbook of its own.
 
 from __future__ import annotations
 
-import json
-import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +17,6 @@ from ce_drill.stack.timeline import record
 from sim.playbook import Playbook
 
 Configuration = dict[str, Any] | None
-HTTP_TIMEOUT_S = 5.0
 
 
 def stack(configuration: Configuration) -> Stack:
@@ -67,17 +63,3 @@ def url(configuration: Configuration, component: str) -> str:
     if state is None:
         raise RuntimeError("no stack is up")
     return str(state.urls[component]).rstrip("/")
-
-
-def get_json(address: str, timeout_s: float = HTTP_TIMEOUT_S) -> Any:
-    with urllib.request.urlopen(address, timeout=timeout_s) as response:
-        return json.loads(response.read())
-
-
-def prometheus(configuration: Configuration, query: str, timeout_s: float = HTTP_TIMEOUT_S) -> list[Any]:
-    """An instant query's result vector (Prometheus's HTTP API, with a timeout)."""
-    address = url(configuration, "prometheus") + "/api/v1/query?" + urllib.parse.urlencode({"query": query})
-    payload = get_json(address, timeout_s)
-    if payload.get("status") != "success":
-        raise RuntimeError(f"prometheus: {payload.get('error')}")
-    return list(payload["data"]["result"])

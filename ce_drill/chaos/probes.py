@@ -7,27 +7,26 @@ name a metric, read from the playbook and evaluated in Prometheus.
 
 from __future__ import annotations
 
-import urllib.error
 from typing import Any
 
 import psycopg
 
-from ce_drill.chaos.context import Configuration, get_json, plan, playbook, prometheus, url
+from ce_drill.chaos.context import Configuration, plan, playbook, url
+from ce_drill.prom import Prometheus
+from ce_drill.stack.web import HttpError, get_json
 from sim.compare import holds
 from sim.playbook import Playbook
 
 
 def prometheus_value(query: str, timeout_s: float = 5.0, configuration: Configuration = None) -> float | None:
-    """The largest value of an instant query (None when it returns nothing)."""
-    result = prometheus(configuration, query, timeout_s)
-    values = [float(r["value"][1]) for r in result]
-    return max(values) if values else None
+    """The largest value of an instant query (None when it returns nothing, or only NaN)."""
+    return Prometheus(url(configuration, "prometheus")).value(query, timeout_s)
 
 
 def alert_state(alertname: str, configuration: Configuration = None) -> str:
     """``firing``, ``pending`` or ``inactive``, as Prometheus sees the alert now."""
-    payload = get_json(url(configuration, "prometheus") + "/api/v1/alerts")
-    states = {a.get("state") for a in payload["data"]["alerts"] if a["labels"].get("alertname") == alertname}
+    alerts = Prometheus(url(configuration, "prometheus")).alerts()
+    states = {a.get("state") for a in alerts if a["labels"].get("alertname") == alertname}
     for state in ("firing", "pending"):
         if state in states:
             return state
@@ -35,12 +34,11 @@ def alert_state(alertname: str, configuration: Configuration = None) -> str:
 
 
 def service_healthy(timeout_s: float = 3.0, configuration: Configuration = None) -> bool:
-    """The service answers ``/health`` with 200 through its router."""
+    """The service answers ``/health`` with 200 and a JSON body through its router."""
     try:
-        get_json(url(configuration, "service") + "/health", timeout_s)
-    except (urllib.error.URLError, OSError, ValueError):
+        return get_json(url(configuration, "service") + "/health", timeout_s) is not None
+    except HttpError:
         return False
-    return True
 
 
 def verification_holds(area: str = "performance", configuration: Configuration = None) -> bool:

@@ -18,17 +18,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from ce_drill.k8s.prom import Prometheus
 from ce_drill.plan import DrillPlan
+from ce_drill.prom import Prometheus
 from ce_drill.stack import Stack
 from ce_drill.stack.timeline import Event
+from ce_drill.stack.web import HttpError, get_json
 
 
 @dataclass(frozen=True)
@@ -205,9 +205,8 @@ def gather(
 
 def _get_json(address: str) -> Any:
     try:
-        with urllib.request.urlopen(address, timeout=3) as response:
-            return json.loads(response.read())
-    except (OSError, ValueError):
+        return get_json(address, timeout_s=3.0)
+    except HttpError:
         return None  # a pod that is down carries no fault
 
 

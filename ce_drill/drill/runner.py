@@ -30,9 +30,9 @@ from ce_drill.drill import claim, scenarios
 from ce_drill.drill.evidence import Journal, gather
 from ce_drill.drill.judge import Expectation, judge
 from ce_drill.drill.scorecard import Scorecard, junit_xml
-from ce_drill.k8s.prom import Prometheus, PrometheusError
 from ce_drill.plan import DrillPlan
 from ce_drill.plan.timing import DEFAULT_DRILL_TIME_SCALE
+from ce_drill.prom import Prometheus, PrometheusError
 from ce_drill.stack import Stack
 from ce_drill.stack.config import Ports, default_run_dir
 from ce_drill.stack.procs import ProcRef

@@ -37,9 +37,9 @@ from ce_drill.k8s import killswitch
 from ce_drill.k8s.charter import Charter, current
 from ce_drill.k8s.kube import TargetRefused
 from ce_drill.k8s.probes import prometheus, service_steady
-from ce_drill.k8s.prom import PrometheusError
 from ce_drill.k8s.redact import ENV_DSN
 from ce_drill.k8s.rollout import RolloutError, apply_release, pod_versions, rollout_undo, wait_rollout
+from ce_drill.prom import PrometheusError
 from ce_drill.stack import config as stack_config
 from ce_drill.stack import triggers
 from ce_drill.stack.timeline import read

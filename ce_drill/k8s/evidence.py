@@ -27,9 +27,9 @@ from kubernetes import client
 from ce_drill.chaos.lockholder import lock_sessions
 from ce_drill.drill.evidence import Evidence, Journal, WriteAudit
 from ce_drill.k8s.charter import Charter
-from ce_drill.k8s.prom import Prometheus, PrometheusError
 from ce_drill.k8s.rollout import pod_versions
 from ce_drill.plan import DrillPlan
+from ce_drill.prom import Prometheus, PrometheusError
 from ce_drill.stack.timeline import Event, read
 
 NO_WRITE_AUDIT = "no load generator on a cluster target: acknowledged writes are not audited"

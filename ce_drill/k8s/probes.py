@@ -19,8 +19,8 @@ from kubernetes import client
 
 from ce_drill.chaos.probes import runbook_lock_waits
 from ce_drill.k8s.charter import Charter, current
-from ce_drill.k8s.prom import Prometheus
 from ce_drill.k8s.redact import ENV_DSN
+from ce_drill.prom import Prometheus
 from ce_drill.rules import contract
 from sim.compare import holds
 from sim.playbook import Playbook

@@ -56,10 +56,10 @@ from ce_drill.k8s.config import LoadedConfig, Secrets, load, resolve_secrets
 from ce_drill.k8s.evidence import gather
 from ce_drill.k8s.kube import KubeTarget, TargetRefused, establish, user_credentials
 from ce_drill.k8s.probes import service_steady
-from ce_drill.k8s.prom import Prometheus, PrometheusError
 from ce_drill.k8s.redact import ENV_DSN, ENV_TOKEN, Redactor
 from ce_drill.k8s.rollout import Workload, pod_versions
 from ce_drill.plan import PLAN_FILE, DrillPlan
+from ce_drill.prom import Prometheus, PrometheusError
 from ce_drill.rules import contract
 from ce_drill.stack.timeline import Event, drill_phase, read, record
 from sim.errors import InputError

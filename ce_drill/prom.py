@@ -1,10 +1,11 @@
-"""The cluster's Prometheus, asked over its HTTP API with a bearer token and a timeout.
+"""The drill's Prometheus, asked over its HTTP API with a timeout (and, on a cluster, a bearer token).
 
-On a cluster Prometheus is usually behind an authenticating proxy (or the
-API server's service proxy); the token comes from the drill config's
+Both targets ask through this one client: the local stack's Prometheus on
+127.0.0.1, and a cluster's, usually behind an authenticating proxy (or the
+API server's service proxy).  There the token comes from the drill config's
 ``prometheus`` section and, in an experiment's process, from the environment
-(:data:`~ce_drill.k8s.redact.ENV_TOKEN`).  TLS is verified, with the config's CA
-bundle when one is given.
+(:data:`~ce_drill.k8s.redact.ENV_TOKEN`); TLS is verified, with the config's
+CA bundle when one is given.
 """
 
 from __future__ import annotations
@@ -60,9 +61,9 @@ class Prometheus:
         data = self.get("/api/v1/query", {"query": expr}, timeout_s)
         return [(dict(r["metric"]), float(r["value"][1])) for r in data["result"]]
 
-    def value(self, expr: str) -> float | None:
+    def value(self, expr: str, timeout_s: float = TIMEOUT_S) -> float | None:
         """The largest value of ``expr`` now; None when it has none (or only NaN)."""
-        values = [v for _, v in self.query(expr) if not math.isnan(v)]
+        values = [v for _, v in self.query(expr, timeout_s) if not math.isnan(v)]
         return max(values) if values else None
 
     def query_range(
