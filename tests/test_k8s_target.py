@@ -24,7 +24,6 @@ from ce_drill.k8s.redact import MASK, Redactor
 from ce_drill.k8s.rollout import Workload, rollout_done
 from ce_drill.k8s.runner import load_drill
 from ce_drill.plan import DrillPlan
-from ce_drill.prom import Prometheus, PrometheusError
 from ce_drill.rules.generate import PROMETHEUS_RULE_FILE, build
 from sim.errors import InputError
 from sim.playbook import Playbook
@@ -283,30 +282,6 @@ def test_notifications_are_synthesised_from_the_alerts_history() -> None:
         (111.6, "resolved", "SystemAvailabilityP2Major"),
     ]
     assert events[0].data["alerts"][0]["starts_at"] == "1970-01-01T00:01:39.600Z"
-
-
-def test_held_lists_each_evaluation_at_which_the_condition_held_once() -> None:
-    """The evidence both targets read to tell a landed fault from one that never took hold."""
-
-    class Answering(Prometheus):
-        def query_range(self, *_: Any) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
-            return [({"pod": "a"}, [(12.0, 1.0), (11.0, 1.0)]), ({"pod": "b"}, [(11.0, 0.5)])]
-
-    class Refusing(Prometheus):
-        def query_range(self, *_: Any) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
-            raise PrometheusError("HTTP 503")
-
-    assert Answering("http://prom").held("up == 0", 10.0, 13.0, 1.0) == (11.0, 12.0)
-    assert Refusing("http://prom").held("up == 0", 10.0, 13.0, 1.0) == ()
-
-    class OnlyP1(Prometheus):
-        def query_range(self, expr: str, *_: Any) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
-            assert 'alertstate="firing"' in expr
-            return [({}, [(11.0, 1.0)])] if 'alertname="P1Critical"' in expr else []
-
-    assert OnlyP1("http://prom").fired(["P1Critical", "P2Major"], 10.0, 13.0, 1.0) == {"P1Critical"}
-    # Nothing listens on port 1: unreachable is evidence of nothing, not a traceback.
-    assert Prometheus("http://127.0.0.1:1").held("up == 0", 10.0, 13.0, 1.0) == ()
 
 
 # --- the staging manifests ----------------------------------------------------------------------------
