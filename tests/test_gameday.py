@@ -314,3 +314,26 @@ def test_a_report_the_drill_wrote_itself_is_kept(runner: Callable[..., FakeRunne
     assert gameday(tmp_path).exit_code == 0
     own = (tmp_path / "gd" / "memory-leak" / "report.html").read_text(encoding="utf-8")
     assert own == "<p>the drill's own report</p>"
+
+
+def test_a_broken_experiment_is_bad_input_before_any_drill_runs(
+    runner: Callable[..., FakeRunner], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ce_drill.drill import scenarios
+
+    experiments = tmp_path / "experiments"
+    experiments.mkdir()
+    for scenario in SUITES["ci"]:
+        text = (scenarios.EXPERIMENTS / f"{scenario}.json").read_text(encoding="utf-8")
+        (experiments / f"{scenario}.json").write_text(text, encoding="utf-8")
+    # The last drill of the suite is the broken one: the first two must not run either.
+    oom = experiments / "oom.json"
+    oom.write_text(oom.read_text(encoding="utf-8").replace('"method"', '"metod"', 1), encoding="utf-8")
+    monkeypatch.setattr(scenarios, "EXPERIMENTS", experiments)
+    fake = runner()
+    result = gameday(tmp_path)
+    assert result.exit_code == 2, result.output
+    assert fake.calls == []
+    assert "oom" in result.stderr
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "gd" / "junit.xml").exists()

@@ -7,7 +7,8 @@ day writes every drill's artefacts and report under ``OUT/<scenario>/``, one
 JUnit ``testsuite`` per drill (so CI shows each promise as a test), an index
 report linking the drills and ``gameday.json``.
 
-A drill that crashes is a failed drill (one ``error`` check, the traceback in
+Every experiment of the suite is checked before the first drill starts.  A
+drill that crashes is a failed drill (one ``error`` check, the traceback in
 ``OUT/<scenario>/error.txt``), and the game day goes on with the next one;
 an interrupt (Ctrl-C) stops it, after writing what it has.
 """
@@ -224,6 +225,12 @@ def run_gameday(
 ) -> GameDay:
     """Run every drill of ``suite`` in turn, then write the JUnit XML, the index report and ``gameday.json``."""
     day = GameDay(suite, scenarios_of(suite), out, junit or out / "junit.xml", time_scale)
+    # Every experiment is checked before the first drill starts: a broken one is bad input (exit 2,
+    # its file and line), found now rather than after the drills before it have run.
+    from ce_drill.drill import scenarios
+
+    for scenario in day.scenarios:
+        scenarios.load(scenario)
     started = time.monotonic()
     current: str | None = None
     drill_started = started
