@@ -120,18 +120,25 @@ def _run_on_cluster(
         raise InputError("--config", None, "", "--target k8s needs the drill config (--config FILE)")
     if time_scale is not None:
         raise InputError("--time-scale", None, "", "a cluster's time scale is the drill config's time_scale")
-    prepared = runner.prepare(scenario, config_file, breaks, out)
-    if dry_run:
-        report = runner.dry_run(prepared)
-        if as_json:
-            echo_json(report.to_json())
-        else:
-            click.echo("\n".join(report.lines()))
-        if not report.allowed:
-            raise click.exceptions.Exit(EXIT_FAILED)
-        return
     try:
-        card = runner.run(prepared, progress=not quiet)
+        with sigterm_interrupts():
+            prepared = runner.prepare(scenario, config_file, breaks, out)
+            if dry_run:
+                report = runner.dry_run(prepared)
+                if as_json:
+                    echo_json(report.to_json())
+                else:
+                    click.echo("\n".join(report.lines()))
+                if not report.allowed:
+                    raise click.exceptions.Exit(EXIT_FAILED)
+                return
+            card = runner.run(prepared, progress=not quiet)
+    except KeyboardInterrupt:
+        # Stopped while the target was resolved and checked, or while waiting for a quiet cluster.
+        click.echo(
+            f"ce-drill: {scenario} interrupted before its fault was injected; nothing to remove", err=True
+        )
+        raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
     except runner.ClusterDrillStopped as stop:
         click.echo(f"ce-drill: {scenario} {stop.reason}; rollbacks played, faults removed ({out})", err=True)
         if as_json:

@@ -422,37 +422,59 @@ def run(p: Prepared, *, progress: bool = True) -> Scorecard:
             switch=lambda: _switch_engaged(p, charter),
             on_stop=on_stop,
         )
-        timeline = read(Path(charter.timeline_path))
-        refused = timeline.first("target_refused")
-        if stopped is None and refused is None:
-            _await_late_alerts(p, timeline.since(started).first("fault_injected"), console)
-        ended = time.time()
-        if refused is not None:
-            p.redactor.sweep(out)
-            loc = tuple(refused.get("loc") or ())
-            raise p.loaded.refuse(loc, str(refused.get("message")), refused.get("value"))
-        if stopped is not None:
-            _remove_faults(charter, p)
-            card = Scorecard(p.drill.name, p.plan.timing, broken=p.breaks, wall_s=ended - started,
-                             interrupted=True, playbook=p.plan.playbook_path)  # fmt: skip
-            _write(out, card, charter, started, p.redactor)
-            raise ClusterDrillStopped(card, stopped)
-        evidence = gather(
-            charter, p.plan, Journal.load(journal_path), p.prometheus, dsn=p.secrets.dsn,
-            started_ts=started, ended_ts=ended, alerts=p.expect.alerts,
-        )  # fmt: skip
-        (out / "evidence.json").write_text(
-            json.dumps(p.redactor.data(evidence.to_json()), ensure_ascii=False), encoding="utf-8"
-        )
-        # The alerts as Prometheus fired them join the drill's timeline (report and timeline.json).
-        for event in evidence.events:
-            if event.kind == "notification":
-                record(Path(charter.timeline_path), event.source, event.kind, ts=event.ts, **event.data)
-        card = judge(p.plan, evidence, p.expect, scenario=p.drill.name, broken=p.breaks)
-        # Whatever a break left in place goes now, after it was judged.
-        _remove_faults(charter, p)
-        _write(out, card, charter, started, p.redactor)
+        # From here on the experiment is over and its rollbacks have played; a signal while the
+        # drill waits for late alerts or is judged still removes what a break left in place.
+        try:
+            return _conclude(p, charter, started, stopped, console)
+        except KeyboardInterrupt:
+            raise _stopped(p, charter, started, "interrupted while it was judged") from None
+
+
+def _conclude(
+    p: Prepared, charter: Charter, started: float, stopped: str | None, console: Console
+) -> Scorecard:
+    """After the experiment: the late alerts' windows, the evidence, the verdict, the artefacts."""
+    out = p.out
+    journal_path = out / "journal.json"
+    timeline = read(Path(charter.timeline_path))
+    refused = timeline.first("target_refused")
+    if stopped is None and refused is None:
+        _await_late_alerts(p, timeline.since(started).first("fault_injected"), console)
+    ended = time.time()
+    if refused is not None:
+        p.redactor.sweep(out)
+        loc = tuple(refused.get("loc") or ())
+        raise p.loaded.refuse(loc, str(refused.get("message")), refused.get("value"))
+    if stopped is not None:
+        raise _stopped(p, charter, started, stopped, ended)
+    evidence = gather(
+        charter, p.plan, Journal.load(journal_path), p.prometheus, dsn=p.secrets.dsn,
+        started_ts=started, ended_ts=ended, alerts=p.expect.alerts,
+    )  # fmt: skip
+    (out / "evidence.json").write_text(
+        json.dumps(p.redactor.data(evidence.to_json()), ensure_ascii=False), encoding="utf-8"
+    )
+    # The alerts as Prometheus fired them join the drill's timeline (report and timeline.json).
+    for event in evidence.events:
+        if event.kind == "notification":
+            record(Path(charter.timeline_path), event.source, event.kind, ts=event.ts, **event.data)
+    card = judge(p.plan, evidence, p.expect, scenario=p.drill.name, broken=p.breaks)
+    # Whatever a break left in place goes now, after it was judged.
+    _remove_faults(charter, p)
+    _write(out, card, charter, started, p.redactor)
     return card
+
+
+def _stopped(
+    p: Prepared, charter: Charter, started: float, reason: str, ended: float | None = None
+) -> ClusterDrillStopped:
+    """Remove the faults and leave an interrupted scorecard: what a stopped drill reports."""
+    _remove_faults(charter, p)
+    wall_s = (time.time() if ended is None else ended) - started
+    card = Scorecard(p.drill.name, p.plan.timing, broken=p.breaks, wall_s=wall_s,
+                     interrupted=True, playbook=p.plan.playbook_path)  # fmt: skip
+    _write(p.out, card, charter, started, p.redactor)
+    return ClusterDrillStopped(card, reason)
 
 
 def _await_late_alerts(p: Prepared, fault: Event | None, console: Console) -> None:
