@@ -12,6 +12,7 @@ import contextlib
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -20,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from ce_drill.cli import cli
-from ce_drill.drill import runner
+from ce_drill.drill import claim, runner
 from ce_drill.drill.judge import Expectation
 from ce_drill.drill.scorecard import Scorecard
 from ce_drill.drill.signals import sigterm_interrupts
@@ -34,6 +35,18 @@ def _terminated_before_injection(*_args: Any, **_kwargs: Any) -> Any:
     os.kill(os.getpid(), signal.SIGTERM)
     time.sleep(5)  # the handler interrupts this at once
     raise AssertionError("SIGTERM did not stop the drill")
+
+
+def _stopped(drill: Callable[[], object]) -> Exception:
+    """What the drill raised when SIGTERM came; an interrupt that escaped it (no cleanup) fails the test."""
+    try:
+        with sigterm_interrupts():
+            drill()
+    except KeyboardInterrupt:
+        pytest.fail("the interrupt escaped the drill: its faults were not removed")
+    except Exception as exc:
+        return exc
+    pytest.fail("the drill ended without being stopped")
 
 
 def test_sigterm_before_the_fault_exits_130_with_one_line(
@@ -54,6 +67,32 @@ def test_sigterm_is_a_keyboard_interrupt_only_inside_the_guard() -> None:
     with sigterm_interrupts(), pytest.raises(KeyboardInterrupt):
         _terminated_before_injection()
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_sigterm_while_a_local_drill_is_judged_still_removes_its_faults(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The experiment ended and its rollbacks played; a signal while waiting for notifications or judging
+    must still remove what a break left in place, and report the drill interrupted."""
+    removed: list[object] = []
+    written: list[Scorecard] = []
+    stack = SimpleNamespace(run_dir=tmp_path / "stack", plan=lambda: DrillPlan.build(time_scale=10.0))
+    # Everything before the verdict succeeds as on a stack; the experiment ran to its end.
+    monkeypatch.setattr(runner, "_playbook_for", lambda *_: None)
+    monkeypatch.setattr(runner, "_stack_for", lambda *_: (stack, False))
+    monkeypatch.setattr(runner, "_settle", lambda *_: None)
+    monkeypatch.setattr(claim, "write", lambda *_: None)
+    monkeypatch.setattr(claim, "release", lambda *_: None)
+    monkeypatch.setattr(runner, "_run_chaos", lambda *_: False)
+    monkeypatch.setattr(runner, "_await_notifications", _terminated_before_injection)
+    monkeypatch.setattr(runner, "remove_faults", removed.append)
+    monkeypatch.setattr(runner, "_write", lambda _out, card, *_: written.append(card))
+    out = tmp_path / "out"
+    stop = _stopped(lambda: runner.run_drill("memory-leak", breaks=("rollback",), out=out, progress=False))
+    assert isinstance(stop, runner.DrillInterrupted)
+    assert removed == [stack]
+    assert [card.interrupted for card in written] == [True]
+    assert stop.card is written[0]
 
 
 # --- a cluster target -----------------------------------------------------------------------------
@@ -102,9 +141,9 @@ def test_sigterm_while_a_cluster_drill_is_judged_still_removes_its_faults(
         out=tmp_path,
         breaks=("rollback",),
     )
-    with sigterm_interrupts(), pytest.raises(k8s_runner.ClusterDrillStopped) as stop:
-        k8s_runner.run(prepared, progress=False)
-    assert stop.value.reason == "interrupted while it was judged"
+    stop = _stopped(lambda: k8s_runner.run(prepared, progress=False))
+    assert isinstance(stop, k8s_runner.ClusterDrillStopped)
+    assert stop.reason == "interrupted while it was judged"
     assert removed == [prepared]
     assert [card.interrupted for card in written] == [True]
-    assert stop.value.card is written[0]
+    assert stop.card is written[0]
