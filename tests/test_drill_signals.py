@@ -143,7 +143,7 @@ def test_sigterm_while_a_cluster_drill_is_judged_still_removes_its_faults(
     )
     stop = _stopped(lambda: k8s_runner.run(prepared, progress=False))
     assert isinstance(stop, k8s_runner.ClusterDrillStopped)
-    assert stop.reason == "interrupted while it was judged"
+    assert stop.reason == "interrupted by a signal"
     assert removed == [prepared]
     assert [card.interrupted for card in written] == [True]
     assert stop.card is written[0]

@@ -414,20 +414,21 @@ def run(p: Prepared, *, progress: bool = True) -> Scorecard:
         line = lambda stopping: _status_line(charter, p, started, rto_manual_s, stopping)  # noqa: E731
         # Recorded before the experiment is signalled: its control then lets no further activity run.
         on_stop = lambda reason: charter.log("drill_stopped", reason=reason)  # noqa: E731
-        stopped = _run_chaos(
-            command,
-            env,
-            console=console,
-            line=line,
-            switch=lambda: _switch_engaged(p, charter),
-            on_stop=on_stop,
-        )
-        # From here on the experiment is over and its rollbacks have played; a signal while the
-        # drill waits for late alerts or is judged still removes what a break left in place.
+        # The experiment handles SIGINT and SIGTERM itself (its rollbacks play).  Around it, and after
+        # it while the drill waits for late alerts or is judged, a signal still removes what a break
+        # left in place: no window in which it ends the drill without that.
         try:
+            stopped = _run_chaos(
+                command,
+                env,
+                console=console,
+                line=line,
+                switch=lambda: _switch_engaged(p, charter),
+                on_stop=on_stop,
+            )
             return _conclude(p, charter, started, stopped, console)
         except KeyboardInterrupt:
-            raise _stopped(p, charter, started, "interrupted while it was judged") from None
+            raise _stopped(p, charter, started, "interrupted by a signal") from None
 
 
 def _conclude(
