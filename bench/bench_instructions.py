@@ -13,7 +13,7 @@ queue of :mod:`bench.bench_simulate`.  Instructions are not seconds (the
 model's many objects cost it more cache misses than the bare loop), so the
 ratios here are lower than the timed ones; they are for telling whether a
 change to the model made it cheaper.  Run:
-``.venv/bin/python -m bench.bench_instructions`` (needs ``valgrind``; ~2 min).
+``.venv/bin/python -m bench.bench_instructions`` (needs ``valgrind``; 2-4 min).
 """
 
 from __future__ import annotations
@@ -31,17 +31,34 @@ ROOT = Path(__file__).resolve().parent.parent
 MMC_JOBS = 2_000
 
 
+def _inside(what: str, years: int, events: int) -> list[str]:
+    """The command line of this module measuring ``what`` (run with :data:`_ENV`, from :data:`ROOT`)."""
+    return [
+        sys.executable, "-m", "bench.bench_instructions", "--inside", what,
+        "--years", str(years), "--events", str(events),
+    ]  # fmt: skip
+
+
+# A fixed hash seed: dict and set layouts, and so the instructions, are the same every run.
+_ENV = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(ROOT)}
+
+
 def measure(what: str, years: int, events: int) -> int:
     """Instructions of ``--inside WHAT`` run under callgrind (the measured loop only)."""
-    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(ROOT)}
+    callgrind = [
+        "valgrind",
+        "--tool=callgrind",
+        "--toggle-collect=functools_reduce",
+        "--callgrind-out-file=/dev/null",
+    ]
     done = subprocess.run(
-        [
-            "valgrind", "--tool=callgrind", "--toggle-collect=functools_reduce", "--callgrind-out-file=/dev/null",
-            sys.executable, "-m", "bench.bench_instructions", "--inside", what,
-            "--years", str(years), "--events", str(events),
-        ],
-        capture_output=True, text=True, env=env, cwd=ROOT, check=True,
-    )  # fmt: skip
+        [*callgrind, *_inside(what, years, events)],
+        capture_output=True,
+        text=True,
+        env=_ENV,
+        cwd=ROOT,
+        check=True,
+    )
     found = re.search(r"Collected : ([\d,]+)", done.stderr)
     if found is None:
         raise SystemExit(f"bench_instructions: no instruction count from valgrind:\n{done.stderr[-2000:]}")
@@ -74,11 +91,8 @@ def inside(what: str, years: int, events: int) -> None:
 def events_of(what: str, years: int, events: int) -> int:
     """SimPy events the measured loop schedules, run once without valgrind."""
     done = subprocess.run(
-        [sys.executable, "-m", "bench.bench_instructions", "--inside", what, "--years", str(years),
-         "--events", str(events)],
-        capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(ROOT)},
-        cwd=ROOT, check=True,
-    )  # fmt: skip
+        _inside(what, years, events), capture_output=True, text=True, env=_ENV, cwd=ROOT, check=True
+    )
     return int(done.stdout.split()[-1])
 
 

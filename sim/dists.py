@@ -100,8 +100,7 @@ class Dist(Frozen):
         if self.dist == "lognormal":
             sigma = math.log(float(self.p90_s or 0.0) / median) / _Z90
             inv_cdf, exp = _STD_NORMAL.inv_cdf, math.exp
-            # The default distribution, drawn for most stages: ``_open_unit`` written out.
-            return lambda u: median * exp(sigma * inv_cdf(_LOW if u < _LOW else _HIGH if u > _HIGH else u))
+            return lambda u: median * exp(sigma * inv_cdf(_open_unit(u)))
         shape = float(self.shape or 2.0)
 
         def loglogistic(u: float) -> float:

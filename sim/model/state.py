@@ -82,10 +82,7 @@ class IncidentState:
         self.restored.succeed()
 
     def record(
-        self,
-        playbook: Playbook,
-        horizon_s: float,
-        targets: dict[tuple[Any, ...], tuple[float, float]] | None = None,
+        self, playbook: Playbook, horizon_s: float, targets: dict[tuple[Any, ...], tuple[float, float]]
     ) -> IncidentRecord:
         """The finished record; ``targets`` caches the (RTO, RPO) pairs of a run's many alike incidents."""
         severity = self.severity
@@ -93,17 +90,14 @@ class IncidentState:
         rpo_met: bool | None = None
         if severity is not None:
             key = (severity, self.mode.services, self.data_service)
-            found = None if targets is None else targets.get(key)
-            if found is None:
+            if key not in targets:
                 # The stricter of the severity's targets and the services': every service the
                 # incident hits for the RTO, the one whose writes it lost for the RPO.
-                found = (
+                targets[key] = (
                     incident_targets(playbook, severity, self.mode.services).rto.seconds,
                     effective_targets(playbook, severity, self.data_service)[1],
                 )
-                if targets is not None:
-                    targets[key] = found
-            rto, rpo = found
+            rto, rpo = targets[key]
             if self.mitigated_s is not None:
                 rto_met = self.mitigated_s - self.started_s <= rto
             elif horizon_s - self.started_s > rto:
